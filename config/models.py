@@ -1,0 +1,168 @@
+"""The configuration of one watched S3 prefix.
+
+One `PrefixConfig` per prefix lives in the configuration table. Every field is validated here, once,
+so the loader never meets a half-valid configuration at COPY time.
+"""
+
+from __future__ import annotations
+
+import re
+from enum import StrEnum
+from typing import Annotated, Self
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from config.copy_options import CopyOptions
+from config.targets import Target
+
+_HIVE_WILDCARD = re.compile(r"^[^=/*]+=\*$")
+_BUCKET = re.compile(r"^[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9]$")
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+
+
+class Thresholds(_Model):
+    """When the open batch of a prefix is sealed. Any combination; the first one reached wins."""
+
+    max_files: Annotated[int | None, Field(ge=1, le=1_000_000)] = None
+    """Seal when the batch holds this many files."""
+    max_bytes: Annotated[int | None, Field(ge=1)] = None
+    """Seal when the files of the batch add up to this many bytes."""
+    max_age_seconds: Annotated[int | None, Field(ge=1, le=7 * 24 * 3600)] = None
+    """Seal this many seconds after the batch's first file arrived, even if no other file comes."""
+
+    @model_validator(mode="after")
+    def _at_least_one(self) -> Self:
+        if self.max_files is None and self.max_bytes is None and self.max_age_seconds is None:
+            raise ValueError(
+                "set at least one of max_files, max_bytes or max_age_seconds, "
+                "otherwise a batch would never be sealed"
+            )
+        return self
+
+
+class ManifestLocation(_Model):
+    """Where COPY manifests are written (never inside a watched prefix)."""
+
+    bucket: str
+    prefix: str = "manifests"
+    failed_prefix: str = "failed-manifests"
+    """On a failed load the manifest is copied here, in the same bucket."""
+
+    @field_validator("bucket")
+    @classmethod
+    def _bucket(cls, value: str) -> str:
+        value = value.removeprefix("s3://").strip("/")
+        if not _BUCKET.match(value):
+            raise ValueError(f"{value!r} is not a valid S3 bucket name")
+        return value
+
+    @field_validator("prefix", "failed_prefix")
+    @classmethod
+    def _prefix(cls, value: str) -> str:
+        value = value.strip("/")
+        if not value:
+            raise ValueError("must not be empty")
+        return value
+
+    @model_validator(mode="after")
+    def _distinct(self) -> Self:
+        if self.prefix == self.failed_prefix:
+            raise ValueError("failed_prefix must differ from prefix")
+        return self
+
+
+class Notifications(_Model):
+    """SNS topics told about each batch outcome."""
+
+    success_topic_arn: str | None = None
+    failure_topic_arn: str | None = None
+
+    @field_validator("success_topic_arn", "failure_topic_arn")
+    @classmethod
+    def _arn(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith("arn:aws"):
+            raise ValueError(f"{value!r} is not an SNS topic ARN")
+        return value
+
+
+class ReuploadPolicy(StrEnum):
+    """What happens when a key that was already registered is written again with new content."""
+
+    IGNORE = "ignore"
+    """Keep the first version only (the original loader's behaviour); the new upload is logged."""
+    RELOAD = "reload"
+    """Load the new version too, in the prefix's open batch."""
+
+
+def normalise_prefix(value: str) -> str:
+    """`s3://bucket/a/b/` -> `bucket/a/b`: the canonical form stored as the table key."""
+    value = value.strip()
+    value = value.removeprefix("s3://").strip("/")
+    return value
+
+
+class PrefixConfig(_Model):
+    """Everything the loader needs to know about one watched S3 prefix."""
+
+    prefix: str
+    """`bucket/path`, where a segment may be a Hive wildcard such as `dt=*`."""
+    description: str | None = None
+    filename_filter: str | None = None
+    """Python regex that must match the *whole* file name (the key's last segment)."""
+    thresholds: Thresholds
+    manifest: ManifestLocation
+    notifications: Notifications = Notifications()
+    targets: Annotated[list[Target], Field(min_length=1)]
+    copy_options: CopyOptions = Field(default_factory=CopyOptions)
+    reupload: ReuploadPolicy = ReuploadPolicy.IGNORE
+    paused: bool = False
+    """While paused, files keep being registered but no batch is sealed or loaded."""
+
+    @field_validator("prefix")
+    @classmethod
+    def _prefix(cls, value: str) -> str:
+        value = normalise_prefix(value)
+        segments = value.split("/")
+        if not _BUCKET.match(segments[0]):
+            raise ValueError(f"{segments[0]!r} is not a valid S3 bucket name")
+        for segment in segments[1:]:
+            if not segment:
+                raise ValueError("must not contain empty path segments ('//')")
+            if "*" in segment and not _HIVE_WILDCARD.match(segment):
+                raise ValueError(
+                    f"segment {segment!r}: the only wildcard allowed is a whole Hive value, "
+                    "as in 'dt=*'"
+                )
+        return value
+
+    @field_validator("filename_filter")
+    @classmethod
+    def _regex(cls, value: str | None) -> str | None:
+        if value is None or value == "":
+            return None
+        try:
+            re.compile(value)
+        except re.error as exc:
+            raise ValueError(f"not a valid regular expression: {exc}") from exc
+        return value
+
+    @model_validator(mode="after")
+    def _manifest_outside_prefix(self) -> Self:
+        watched = self.prefix.replace("=*", "=")
+        location = f"{self.manifest.bucket}/{self.manifest.prefix}"
+        if location.startswith(watched + "/") or location == watched:
+            raise ValueError(
+                "manifest location is inside the watched prefix: the loader would load its "
+                "own manifests"
+            )
+        names = [t.name for t in self.targets]
+        if len(set(names)) != len(names):
+            raise ValueError(f"target names must be unique, got {names}")
+        return self
+
+    @property
+    def bucket(self) -> str:
+        return self.prefix.split("/", 1)[0]

@@ -1,0 +1,160 @@
+"""Load targets: where a sealed batch is copied to. One batch may load into several targets."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Literal, Self
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,62}$")
+_IAM_ROLE = re.compile(r"^arn:aws[a-z\-]*:iam::\d{12}:role/[\w+=,.@\-/]+$")
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+
+
+class MergeOptions(_Model):
+    """Upsert: stage the batch, delete target rows whose key matches, insert the staged rows."""
+
+    key_columns: Annotated[list[str], Field(min_length=1)]
+
+
+class _TargetBase(_Model):
+    name: str
+    """Stable identifier of the target within the configuration (per-target status, ledger)."""
+    table: str
+    """Target table, `table` or `schema.table`; quoted when the SQL is built."""
+    columns: list[str] | None = None
+    """Optional COPY column list."""
+    truncate_before_load: bool = False
+    pre_sql: str | None = None
+    """Run in the load's transaction before COPY (trusted operator SQL)."""
+    post_sql: str | None = None
+    """Run in the load's transaction after COPY (trusted operator SQL)."""
+    merge: MergeOptions | None = None
+    statement_timeout_seconds: Annotated[int, Field(ge=1, le=86_400)] = 840
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        if not _NAME.match(value):
+            raise ValueError("use letters, digits, '_', '-' or '.', at most 63 characters")
+        return value
+
+    @field_validator("table")
+    @classmethod
+    def _table(cls, value: str) -> str:
+        parts = value.split(".")
+        if len(parts) > 2 or not all(parts):
+            raise ValueError("expected 'table' or 'schema.table'")
+        return value
+
+    @model_validator(mode="after")
+    def _merge_vs_truncate(self) -> Self:
+        if self.merge is not None and self.truncate_before_load:
+            raise ValueError("merge and truncate_before_load contradict each other; pick one")
+        return self
+
+
+class CopyAuthorization(_Model):
+    """How Redshift itself reads S3 during COPY."""
+
+    iam_roles: list[str] = Field(default_factory=list)
+    """IAM_ROLE for COPY; several ARNs are chained in order. Empty means `IAM_ROLE default`."""
+    access_key_id: str | None = None
+    """Compatibility with the original loader: static keys (prefer IAM roles)."""
+    encrypted_secret_access_key: str | None = None
+    """KMS ciphertext (base64) of the secret key matching `access_key_id`."""
+
+    @field_validator("iam_roles")
+    @classmethod
+    def _roles(cls, value: list[str]) -> list[str]:
+        for arn in value:
+            if not _IAM_ROLE.match(arn):
+                raise ValueError(f"{arn!r} is not an IAM role ARN")
+        return value
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> Self:
+        keys = self.access_key_id is not None or self.encrypted_secret_access_key is not None
+        if keys and self.iam_roles:
+            raise ValueError("use either iam_roles or access keys for COPY, not both")
+        if keys and not (self.access_key_id and self.encrypted_secret_access_key):
+            raise ValueError("access_key_id and encrypted_secret_access_key go together")
+        return self
+
+
+class RedshiftTarget(_TargetBase):
+    """A provisioned cluster or a Serverless workgroup over the PostgreSQL protocol (psycopg2)."""
+
+    type: Literal["redshift"] = "redshift"
+    host: str
+    port: Annotated[int, Field(ge=1, le=65535)] = 5439
+    database: str = "dev"
+    user: str | None = None
+    cluster_identifier: str | None = None
+    """Provisioned cluster: IAM credentials come from redshift:GetClusterCredentials."""
+    workgroup_name: str | None = None
+    """Serverless: IAM credentials come from redshift-serverless:GetCredentials."""
+    auth: Literal["iam", "secret", "kms_password"] = "iam"
+    secret_arn: str | None = None
+    encrypted_password: str | None = None
+    """KMS ciphertext (base64) of the password, as the original loader stored it."""
+    sslmode: Literal["verify-full", "verify-ca", "require", "disable"] = "verify-full"
+    sslrootcert: str | None = None
+    copy_authorization: CopyAuthorization = CopyAuthorization()
+
+    @model_validator(mode="after")
+    def _auth_fields(self) -> Self:
+        if self.auth == "iam":
+            if (self.cluster_identifier is None) == (self.workgroup_name is None):
+                raise ValueError(
+                    "auth 'iam' needs exactly one of cluster_identifier or workgroup_name"
+                )
+            if self.cluster_identifier and not self.user:
+                raise ValueError("auth 'iam' on a cluster needs the database user")
+        if self.auth == "secret" and not self.secret_arn:
+            raise ValueError("auth 'secret' needs secret_arn")
+        if self.auth == "kms_password" and not (self.encrypted_password and self.user):
+            raise ValueError("auth 'kms_password' needs user and encrypted_password")
+        return self
+
+
+class DataApiTarget(_TargetBase):
+    """The Redshift Data API: no VPC networking; statements are submitted and polled."""
+
+    type: Literal["data_api"] = "data_api"
+    database: str = "dev"
+    cluster_identifier: str | None = None
+    workgroup_name: str | None = None
+    db_user: str | None = None
+    secret_arn: str | None = None
+    poll_interval_seconds: Annotated[float, Field(gt=0, le=30)] = 1.0
+    copy_authorization: CopyAuthorization = CopyAuthorization()
+
+    @model_validator(mode="after")
+    def _where(self) -> Self:
+        if (self.cluster_identifier is None) == (self.workgroup_name is None):
+            raise ValueError("set exactly one of cluster_identifier or workgroup_name")
+        return self
+
+
+class PostgresTarget(_TargetBase):
+    """PostgreSQL (Aurora, RDS or local): files are streamed from S3 into COPY ... FROM STDIN."""
+
+    type: Literal["postgres"] = "postgres"
+    dsn: str | None = None
+    """libpq connection string without a password; or use secret_arn."""
+    secret_arn: str | None = None
+    sslmode: Literal["verify-full", "verify-ca", "require", "prefer", "disable"] = "verify-full"
+
+    @model_validator(mode="after")
+    def _where(self) -> Self:
+        if not self.dsn and not self.secret_arn:
+            raise ValueError("set dsn or secret_arn")
+        return self
+
+
+Target = Annotated[RedshiftTarget | DataApiTarget | PostgresTarget, Field(discriminator="type")]

@@ -1,0 +1,126 @@
+"""Pure decisions: values in (including `now`), values out. No boto3, no clock, no environment."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from enum import StrEnum
+from functools import lru_cache
+
+from config.models import PrefixConfig, ReuploadPolicy, Thresholds
+from loader.models import Batch, BatchStatus, FileRecord, S3Object
+from loader.transitions import LEASED
+
+
+def _segment_matches(pattern: str, segment: str) -> bool:
+    if pattern.endswith("=*"):
+        return segment.startswith(pattern[:-1]) and len(segment) >= len(pattern) - 1
+    return pattern == segment
+
+
+def prefix_matches(prefix: str, object_path: str) -> bool:
+    """Does `bucket/dir/...` of an object fall under a configured prefix (segment by segment)?"""
+    directory = object_path.split("/")[:-1]  # the last segment is the file name
+    wanted = prefix.split("/")
+    if len(wanted) > len(directory):
+        return False
+    return all(_segment_matches(p, s) for p, s in zip(wanted, directory, strict=False))
+
+
+def match_config(configs: Iterable[PrefixConfig], obj: S3Object) -> PrefixConfig | None:
+    """The configuration for an object: the longest matching prefix; on a tie, fewer wildcards."""
+    best: PrefixConfig | None = None
+    best_rank = (-1, 0)
+    for config in configs:
+        if not prefix_matches(config.prefix, obj.path):
+            continue
+        segments = config.prefix.split("/")
+        rank = (len(segments), -sum(s.endswith("=*") for s in segments))
+        if rank > best_rank:
+            best, best_rank = config, rank
+    return best
+
+
+@lru_cache(maxsize=256)
+def _compiled(pattern: str) -> re.Pattern[str]:
+    return re.compile(pattern)
+
+
+def passes_filter(config: PrefixConfig, key: str) -> bool:
+    """`filename_filter` must match the whole file name (the key's last segment)."""
+    if config.filename_filter is None:
+        return True
+    return _compiled(config.filename_filter).fullmatch(key.rsplit("/", 1)[-1]) is not None
+
+
+def age_due_at(batch: Batch, thresholds: Thresholds) -> float | None:
+    """When the age threshold will seal this batch, if it applies."""
+    if thresholds.max_age_seconds is None or batch.first_file_at is None:
+        return None
+    return batch.first_file_at + thresholds.max_age_seconds
+
+
+def seal_reason(batch: Batch, thresholds: Thresholds, now: float) -> str | None:
+    """Why this open batch must be sealed now, or None. An empty batch is never due."""
+    if batch.status is not BatchStatus.OPEN or batch.file_count == 0:
+        return None
+    if thresholds.max_files is not None and batch.file_count >= thresholds.max_files:
+        return "max_files"
+    if thresholds.max_bytes is not None and batch.total_bytes >= thresholds.max_bytes:
+        return "max_bytes"
+    due = age_due_at(batch, thresholds)
+    if due is not None and now >= due:
+        return "max_age"
+    return None
+
+
+def lease_expired(batch: Batch, now: float) -> bool:
+    """A leased batch whose holder stopped renewing it (crashed, timed out) may be taken over."""
+    return batch.status in LEASED and (batch.lease is None or batch.lease.expires_at <= now)
+
+
+class Arrival(StrEnum):
+    """How a notification relates to what the ledger already holds for the same key."""
+
+    NEW = "new"
+    DUPLICATE = "duplicate"  # the same upload again (redelivery, retry, duplicate notification)
+    STALE = "stale"  # an older upload whose notification arrived late
+    REUPLOAD_IGNORED = "reupload_ignored"
+    REUPLOAD = "reupload"  # new content, to be loaded again
+
+
+def _sequencer_key(sequencer: str) -> tuple[int, str]:
+    # S3 sequencers of one key compare as hex strings once padded to the same length.
+    return (len(sequencer.lstrip("0")), sequencer.lstrip("0").upper())
+
+
+def is_same_upload(existing: FileRecord, obj: S3Object) -> bool:
+    if existing.version_id and obj.version_id:
+        return existing.version_id == obj.version_id
+    if existing.sequencer and obj.sequencer:
+        return existing.sequencer == obj.sequencer
+    if existing.etag and obj.etag:
+        return existing.etag.strip('"') == obj.etag.strip('"')
+    # Nothing to tell uploads apart: treat as the same one (never load twice by accident).
+    return True
+
+
+def classify_arrival(existing: FileRecord | None, obj: S3Object, policy: ReuploadPolicy) -> Arrival:
+    if existing is None:
+        return Arrival.NEW
+    if is_same_upload(existing, obj):
+        return Arrival.DUPLICATE
+    if (
+        existing.sequencer
+        and obj.sequencer
+        and _sequencer_key(obj.sequencer) < _sequencer_key(existing.sequencer)
+    ):
+        return Arrival.STALE
+    if policy is ReuploadPolicy.RELOAD:
+        return Arrival.REUPLOAD
+    return Arrival.REUPLOAD_IGNORED
+
+
+def timer_delay(due_at: float, now: float, max_delay: int = 900) -> int:
+    """SQS DelaySeconds for a flush timer: at most 15 minutes; a longer wait is re-armed."""
+    return max(0, min(max_delay, int(due_at - now + 0.999)))

@@ -1,0 +1,98 @@
+"""Errors, classified once: retryable (try again later) or terminal (a person must act)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class LoaderError(Exception):
+    """Base of every error the loader raises on purpose."""
+
+    retryable: bool = False
+
+    def __init__(self, message: str, **fields: Any) -> None:
+        super().__init__(message)
+        self.fields = fields
+
+
+class RetryableError(LoaderError):
+    """Throttling, network, conflicts, eventual consistency: the same call may succeed later."""
+
+    retryable = True
+
+
+class TerminalError(LoaderError):
+    """Bad configuration, bad data, permissions: retrying will not help."""
+
+
+class MalformedEvent(TerminalError):
+    """The event is not one the loader understands; nothing was written."""
+
+
+class ConfigurationError(TerminalError):
+    """A stored configuration is invalid or missing."""
+
+
+class BatchConflict(LoaderError):
+    """A conditional write lost: the batch is not in the state the caller expected.
+
+    Carries the item as DynamoDB returned it (`ReturnValuesOnConditionCheckFailure`).
+    """
+
+    def __init__(self, message: str, *, current: Any = None, **fields: Any) -> None:
+        super().__init__(message, **fields)
+        self.current = current
+
+
+class LeaseLost(BatchConflict):
+    """Another worker holds (or took over) the batch's lease."""
+
+
+_RETRYABLE_AWS_CODES = frozenset(
+    {
+        "ProvisionedThroughputExceededException",
+        "ThrottlingException",
+        "Throttling",
+        "ThrottledException",
+        "RequestLimitExceeded",
+        "TooManyRequestsException",
+        "TransactionConflictException",
+        "TransactionInProgressException",
+        "InternalServerError",
+        "InternalError",
+        "ServiceUnavailable",
+        "SlowDown",
+        "RequestTimeout",
+        "RequestTimeoutException",
+        "KMSInternalException",
+        "LimitExceededException",
+    }
+)
+
+
+def classify_aws_error(exc: BaseException) -> LoaderError:
+    """Map a botocore error to a retryable or terminal LoaderError (the one place that decides)."""
+    from botocore.exceptions import (
+        ClientError,
+        ConnectionClosedError,
+        ConnectTimeoutError,
+        EndpointConnectionError,
+        ReadTimeoutError,
+    )
+
+    if isinstance(exc, LoaderError):
+        return exc
+    if isinstance(
+        exc,
+        EndpointConnectionError | ConnectionClosedError | ReadTimeoutError | ConnectTimeoutError,
+    ):
+        return RetryableError(f"AWS connection problem: {exc}")
+    if isinstance(exc, ClientError):
+        error = exc.response.get("Error", {})
+        code = str(error.get("Code", ""))
+        status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) or 0)
+        message = f"{exc.operation_name} failed: {code}: {error.get('Message', '')}"
+        if code in _RETRYABLE_AWS_CODES or status >= 500 or status == 429:
+            return RetryableError(message, code=code)
+        return TerminalError(message, code=code)
+    return TerminalError(f"unexpected error: {exc!r}")

@@ -1,0 +1,121 @@
+"""Domain models the loader passes around. Adapters convert DynamoDB items to and from these."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class BatchStatus(StrEnum):
+    OPEN = "open"
+    """Accepting files."""
+    SEALED = "sealed"
+    """Membership fixed; held under a lease until its manifest is written."""
+    LOADING = "loading"
+    """Manifest written; COPY into the targets in progress, under a lease."""
+    COMPLETE = "complete"
+    """Loaded into every target."""
+    ERROR = "error"
+    """Failed; visible to operators and reprocessable."""
+
+
+class S3Object(_Model):
+    """One object named by a notification, key already URL-decoded."""
+
+    bucket: str
+    key: str
+    size: int = Field(ge=0)
+    etag: str | None = None
+    version_id: str | None = None
+    sequencer: str | None = None
+    event_time: str | None = None
+
+    @property
+    def url(self) -> str:
+        return f"s3://{self.bucket}/{self.key}"
+
+    @property
+    def path(self) -> str:
+        """`bucket/key`, the form configuration prefixes are matched against."""
+        return f"{self.bucket}/{self.key}"
+
+
+class Lease(_Model):
+    owner: str
+    expires_at: float
+
+
+class TargetState(_Model):
+    """Where one target stands for one batch."""
+
+    status: str  # "pending" | "loaded" | "failed"
+    rows: int | None = None
+    error: str | None = None
+    attempts: int = 0
+    loaded_at: float | None = None
+
+
+class Batch(_Model):
+    """The header of one batch. Its members are stored as separate items (no 400 KB limit)."""
+
+    batch_id: str
+    prefix: str
+    status: BatchStatus
+    file_count: int = 0
+    total_bytes: int = 0
+    created_at: float
+    updated_at: float
+    first_file_at: float | None = None
+    last_file_at: float | None = None
+    sealed_at: float | None = None
+    seal_reason: str | None = None
+    lease: Lease | None = None
+    manifest_url: str | None = None
+    failed_manifest_url: str | None = None
+    completed_at: float | None = None
+    load_duration_ms: int | None = None
+    error: str | None = None
+    error_kind: str | None = None  # "retryable" | "terminal"
+    attempts: int = 0
+    timer_armed: bool = False
+    targets: dict[str, TargetState] = Field(default_factory=dict)
+
+
+class BatchMember(_Model):
+    url: str
+    size: int
+    etag: str | None = None
+    version_id: str | None = None
+
+
+class FileRecord(_Model):
+    """One row of the file ledger."""
+
+    url: str
+    prefix: str
+    batch_id: str
+    size: int
+    etag: str | None = None
+    version_id: str | None = None
+    sequencer: str | None = None
+    first_received_at: float
+    last_received_at: float
+    times_received: int = 1
+    revision: int = 1
+    previous_batches: list[str] = Field(default_factory=list)
+
+
+class RegistrationOutcome(_Model):
+    """What happened to the objects of one prefix in one call."""
+
+    prefix: str
+    batch: Batch | None
+    registered: list[str] = Field(default_factory=list)
+    duplicates: list[str] = Field(default_factory=list)
+    reuploads_ignored: list[str] = Field(default_factory=list)
+    reuploads_registered: list[str] = Field(default_factory=list)

@@ -1,0 +1,195 @@
+"""What happens to a batch once it is sealed: manifest, load, outcome. Runs under its lease."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Protocol
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from loader.errors import LeaseLost, LoaderError, RetryableError, TerminalError
+from loader.log import logger
+from loader.manifest import build_manifest, failed_manifest_key, manifest_key
+from loader.models import Batch, BatchStatus, TargetState
+
+if TYPE_CHECKING:
+    from config.models import PrefixConfig
+    from loader.deps import Deps
+
+
+class LoadResult(BaseModel):
+    """Per-target outcome of loading one batch."""
+
+    model_config = ConfigDict(frozen=True)
+
+    targets: dict[str, TargetState] = Field(default_factory=dict)
+    error: str | None = None
+    retryable: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None and all(t.status == "loaded" for t in self.targets.values())
+
+
+@dataclass
+class LoadContext:
+    """What a loader may do while it holds the batch: prove it is alive and record progress."""
+
+    owner: str
+    deadline: float
+    heartbeat: Callable[[], None]
+    record: Callable[[str, TargetState], None]
+
+
+class BatchLoader(Protocol):
+    def load(
+        self, config: PrefixConfig, batch: Batch, manifest_url: str, context: LoadContext
+    ) -> LoadResult: ...
+
+
+class Notifier(Protocol):
+    def batch_finished(self, config: PrefixConfig, batch: Batch, result: LoadResult) -> None: ...
+
+
+class Processor:
+    """Drives one leased batch to `complete` or `error`. Every step is safe to repeat."""
+
+    def __init__(
+        self,
+        deps: Deps,
+        loader: BatchLoader | None,
+        notifier: Notifier | None,
+        clock: Callable[[], float],
+    ) -> None:
+        self._deps = deps
+        self._loader = loader
+        self._notifier = notifier
+        self._clock = clock
+
+    def run(self, config: PrefixConfig, batch: Batch, owner: str, deadline: float) -> Batch:
+        log = logger
+        try:
+            if batch.status is BatchStatus.SEALED:
+                batch = self._write_manifest(config, batch, owner)
+            if batch.status is BatchStatus.LOADING:
+                batch = self._load(config, batch, owner, deadline)
+        except LeaseLost as exc:
+            # Someone took the batch over (our lease expired): they finish it, we stop.
+            log.warning("lease_lost", batch_id=batch.batch_id, error=str(exc))
+        except RetryableError as exc:
+            # Leave the batch leased: the lease expires and the sweep picks it up again.
+            log.warning("batch_retry_later", batch_id=batch.batch_id, error=str(exc))
+        except TerminalError as exc:
+            batch = self._fail(config, batch, owner, LoadResult(error=str(exc)))
+        return batch
+
+    def _write_manifest(self, config: PrefixConfig, batch: Batch, owner: str) -> Batch:
+        started = self._clock()
+        members = list(self._deps.batches.members(batch.batch_id))
+        if len(members) != batch.file_count:
+            # Base-table reads are strongly consistent, so this means a bug or a hand edit.
+            raise RetryableError(
+                "batch membership does not match its count",
+                batch_id=batch.batch_id,
+                members=len(members),
+                file_count=batch.file_count,
+            )
+        key = manifest_key(config.manifest, batch.prefix, batch.batch_id)
+        url = self._deps.s3.put_manifest(config.manifest.bucket, key, build_manifest(members))
+        batch = self._deps.batches.transition(
+            batch.batch_id,
+            owner=owner,
+            current=BatchStatus.SEALED,
+            wanted=BatchStatus.LOADING,
+            now=self._clock(),
+            lease_seconds=self._deps.settings.lease_seconds,
+            manifest_url=url,
+        )
+        logger.info(
+            "manifest_written",
+            batch_id=batch.batch_id,
+            prefix=batch.prefix,
+            files=len(members),
+            bytes=batch.total_bytes,
+            manifest=url,
+            duration_ms=round((self._clock() - started) * 1000),
+        )
+        return batch
+
+    def _load(self, config: PrefixConfig, batch: Batch, owner: str, deadline: float) -> Batch:
+        if self._loader is None:
+            logger.info("no_loader_configured", batch_id=batch.batch_id)
+            return batch
+        assert batch.manifest_url is not None
+        started = self._clock()
+        batches = self._deps.batches
+        lease = self._deps.settings.lease_seconds
+
+        def heartbeat() -> None:
+            batches.renew_lease(batch.batch_id, owner=owner, now=self._clock(), lease_seconds=lease)
+
+        def record(target: str, state: TargetState) -> None:
+            batches.set_target_state(
+                batch.batch_id, owner=owner, target=target, state=state, now=self._clock()
+            )
+
+        context = LoadContext(owner=owner, deadline=deadline, heartbeat=heartbeat, record=record)
+        result = self._loader.load(config, batch, batch.manifest_url, context)
+        duration_ms = round((self._clock() - started) * 1000)
+        if result.ok:
+            if self._notifier is not None:
+                self._notifier.batch_finished(config, batch, result)
+            batch = batches.transition(
+                batch.batch_id,
+                owner=owner,
+                current=BatchStatus.LOADING,
+                wanted=BatchStatus.COMPLETE,
+                now=self._clock(),
+                completed_at=self._clock(),
+                load_duration_ms=duration_ms,
+            )
+            logger.info(
+                "batch_loaded",
+                batch_id=batch.batch_id,
+                prefix=batch.prefix,
+                files=batch.file_count,
+                bytes=batch.total_bytes,
+                duration_ms=duration_ms,
+            )
+            return batch
+        if result.retryable and batch.attempts + 1 < self._deps.settings.max_load_attempts:
+            raise RetryableError(result.error or "load failed", batch_id=batch.batch_id)
+        return self._fail(config, batch, owner, result)
+
+    def _fail(self, config: PrefixConfig, batch: Batch, owner: str, result: LoadResult) -> Batch:
+        failed_url = None
+        if batch.manifest_url:
+            key = batch.manifest_url.removeprefix(f"s3://{config.manifest.bucket}/")
+            failed_url = self._deps.s3.copy(
+                config.manifest.bucket, key, failed_manifest_key(config.manifest, key)
+            )
+        if self._notifier is not None:
+            self._notifier.batch_finished(config, batch, result)
+        try:
+            batch = self._deps.batches.transition(
+                batch.batch_id,
+                owner=owner,
+                current=batch.status,
+                wanted=BatchStatus.ERROR,
+                now=self._clock(),
+                error=result.error or "load failed",
+                error_kind="retryable" if result.retryable else "terminal",
+                failed_manifest_url=failed_url,
+            )
+        except LoaderError as exc:
+            logger.error("batch_fail_not_recorded", batch_id=batch.batch_id, error=str(exc))
+            raise
+        logger.error(
+            "batch_failed",
+            batch_id=batch.batch_id,
+            prefix=batch.prefix,
+            files=batch.file_count,
+            error=result.error,
+        )
+        return batch

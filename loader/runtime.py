@@ -1,0 +1,63 @@
+"""The handler's edge: one service per warm container, request id bound, errors reported once."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from loader.deps import Deps
+from loader.errors import MalformedEvent
+from loader.events import parse_event
+from loader.log import logger
+from loader.service import LoaderService, new_owner_id
+from loader.settings import Settings
+
+_deps: Deps | None = None
+
+
+def deps() -> Deps:
+    global _deps  # noqa: PLW0603 - built once per cold start, on first use
+    if _deps is None:
+        _deps = Deps(Settings.from_env())
+    return _deps
+
+
+def reset() -> None:
+    """Forget the cached clients and settings (tests change the environment between cases)."""
+    global _deps  # noqa: PLW0603
+    _deps = None
+
+
+def build_service(d: Deps, request_id: str | None = None) -> LoaderService:
+    from loader.loading import build_loader, build_notifier
+
+    return LoaderService(
+        d, loader=build_loader(d), notifier=build_notifier(d), owner=new_owner_id(request_id)
+    )
+
+
+def _deadline(context: Any) -> float:
+    remaining = getattr(context, "get_remaining_time_in_millis", None)
+    if callable(remaining):
+        # Keep a margin to record the outcome after the last statement.
+        return time.time() + max(remaining() / 1000 - 20, 5)
+    return time.time() + 840
+
+
+def handle(event: Any, context: Any) -> dict[str, Any]:
+    request_id = getattr(context, "aws_request_id", None)
+    logger.append_keys(request_id=request_id)
+    try:
+        invocation = parse_event(event)
+    except MalformedEvent as exc:
+        logger.error("event_rejected", error=str(exc))
+        raise
+    service = build_service(deps(), request_id)
+    result = service.handle(invocation, deadline=_deadline(context))
+    if result.failed_message_ids:
+        logger.warning(
+            "partial_batch_failure",
+            failed=len(result.failed_message_ids),
+            total=len(invocation.messages),
+        )
+    return result.as_response(invocation.from_sqs)

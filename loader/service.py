@@ -1,0 +1,313 @@
+"""Orchestration: notices in; files registered, batches sealed on time and handed to processing."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import socket
+import time
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from loader.decisions import (
+    age_due_at,
+    lease_expired,
+    match_config,
+    passes_filter,
+    prefix_matches,
+    seal_reason,
+)
+from loader.errors import BatchConflict, ConfigurationError, LoaderError
+from loader.events import FlushTimer, Ignored, Invocation, SweepRequest
+from loader.log import logger
+from loader.models import Batch, BatchStatus, S3Object
+from loader.processing import BatchLoader, Notifier, Processor
+
+if TYPE_CHECKING:
+    from config.models import PrefixConfig
+    from loader.adapters.config_store import ConfigSet
+    from loader.deps import Deps
+
+
+def new_owner_id(request_id: str | None = None) -> str:
+    base = request_id or f"{socket.gethostname()}:{os.getpid()}"
+    return f"{base}:{secrets.token_hex(3)}"
+
+
+@dataclass
+class Result:
+    failed_message_ids: list[str] = field(default_factory=list)
+    registered: int = 0
+    duplicates: int = 0
+    skipped: int = 0
+    sealed: list[str] = field(default_factory=list)
+
+    def as_response(self, from_sqs: bool) -> dict[str, Any]:
+        if from_sqs:
+            return {"batchItemFailures": [{"itemIdentifier": m} for m in self.failed_message_ids]}
+        return {
+            "registered": self.registered,
+            "duplicates": self.duplicates,
+            "skipped": self.skipped,
+            "sealed": self.sealed,
+        }
+
+
+class LoaderService:
+    def __init__(
+        self,
+        deps: Deps,
+        *,
+        loader: BatchLoader | None = None,
+        notifier: Notifier | None = None,
+        clock: Callable[[], float] = time.time,
+        owner: str | None = None,
+    ) -> None:
+        self._deps = deps
+        self._clock = clock
+        self._owner = owner or new_owner_id()
+        self._processor = Processor(deps, loader, notifier, clock)
+
+    # --- entry point --------------------------------------------------------------------
+
+    def handle(self, invocation: Invocation, *, deadline: float | None = None) -> Result:
+        """Process every message; in an SQS batch a failing message fails alone."""
+        deadline = deadline if deadline is not None else self._clock() + 840
+        result = Result()
+        by_prefix: dict[str, list[tuple[S3Object, str | None]]] = defaultdict(list)
+        configs = self._deps.configs.current(self._clock())
+        for message in invocation.messages:
+            if message.error is not None:
+                logger.error("message_rejected", message_id=message.message_id, error=message.error)
+                result.failed_message_ids.append(str(message.message_id))
+                continue
+            for notice in message.notices:
+                try:
+                    self._route(notice, message.message_id, configs, by_prefix, result, deadline)
+                except LoaderError as exc:
+                    self._fail_message(message.message_id, exc, result, invocation.from_sqs)
+        for prefix, entries in by_prefix.items():
+            self._ingest_prefix(configs, prefix, entries, result, invocation.from_sqs, deadline)
+        result.failed_message_ids = sorted(set(result.failed_message_ids))
+        return result
+
+    def _route(
+        self,
+        notice: object,
+        message_id: str | None,
+        configs: ConfigSet,
+        by_prefix: dict[str, list[tuple[S3Object, str | None]]],
+        result: Result,
+        deadline: float,
+    ) -> None:
+        if isinstance(notice, S3Object):
+            config = resolve(configs, notice)
+            if config is None:
+                logger.info("no_configuration", url=notice.url)
+                result.skipped += 1
+            elif not passes_filter(config, notice.key):
+                logger.info("filtered_out", url=notice.url, prefix=config.prefix)
+                result.skipped += 1
+            else:
+                by_prefix[config.prefix].append((notice, message_id))
+        elif isinstance(notice, FlushTimer):
+            self.on_timer(notice, deadline)
+        elif isinstance(notice, SweepRequest):
+            self.sweep(deadline)
+        elif isinstance(notice, Ignored):
+            logger.info("event_ignored", reason=notice.reason)
+
+    def _fail_message(
+        self, message_id: str | None, exc: LoaderError, result: Result, from_sqs: bool
+    ) -> None:
+        logger.error(
+            "message_failed", message_id=message_id, error=str(exc), retryable=exc.retryable
+        )
+        if not from_sqs:
+            raise exc
+        result.failed_message_ids.append(str(message_id))
+
+    # --- registration -------------------------------------------------------------------
+
+    def _ingest_prefix(
+        self,
+        configs: ConfigSet,
+        prefix: str,
+        entries: list[tuple[S3Object, str | None]],
+        result: Result,
+        from_sqs: bool,
+        deadline: float,
+    ) -> None:
+        config = next(c for c in configs.valid if c.prefix == prefix)
+        objects = [obj for obj, _ in entries]
+        started = self._clock()
+        try:
+            outcome = self._deps.batches.register(prefix, objects, started, config.reupload)
+        except LoaderError as exc:
+            for message_id in {m for _, m in entries}:
+                self._fail_message(message_id, exc, result, from_sqs)
+            return
+        result.registered += len(outcome.registered) + len(outcome.reuploads_registered)
+        result.duplicates += len(outcome.duplicates)
+        logger.info(
+            "files_registered",
+            prefix=prefix,
+            files=len(outcome.registered),
+            duplicates=len(outcome.duplicates),
+            reuploads=len(outcome.reuploads_registered),
+            reuploads_ignored=len(outcome.reuploads_ignored),
+            batch_id=outcome.batch.batch_id if outcome.batch else None,
+            duration_ms=round((self._clock() - started) * 1000),
+        )
+        if outcome.batch is not None:
+            self._consider(config, outcome.batch, deadline, result)
+
+    # --- sealing ------------------------------------------------------------------------
+
+    def _consider(
+        self, config: PrefixConfig, batch: Batch, deadline: float, result: Result | None = None
+    ) -> None:
+        """Seal the batch if a threshold is met; otherwise make sure its age timer is set."""
+        if config.paused:
+            return
+        now = self._clock()
+        reason = seal_reason(batch, config.thresholds, now)
+        if reason is not None:
+            sealed = self.seal_and_process(config, batch, reason, deadline)
+            if sealed is not None and result is not None:
+                result.sealed.append(sealed.batch_id)
+            return
+        due = age_due_at(batch, config.thresholds)
+        timers = self._deps.timers
+        if due is not None and timers is not None and not batch.timer_armed:
+            # Send first, then mark: a crash in between re-sends (harmless), never loses it.
+            timers.arm(prefix=batch.prefix, batch_id=batch.batch_id, due_at=due, now=now)
+            self._deps.batches.mark_timer_armed(batch.batch_id)
+
+    def seal_and_process(
+        self, config: PrefixConfig, batch: Batch, reason: str, deadline: float
+    ) -> Batch | None:
+        lease = self._deps.settings.lease_seconds
+        try:
+            sealed = self._deps.batches.seal(
+                batch.batch_id,
+                batch.prefix,
+                reason=reason,
+                owner=self._owner,
+                now=self._clock(),
+                lease_seconds=lease,
+            )
+        except BatchConflict:
+            logger.debug("seal_lost", batch_id=batch.batch_id)  # another worker sealed it
+            return None
+        logger.info(
+            "batch_sealed",
+            batch_id=sealed.batch_id,
+            prefix=sealed.prefix,
+            reason=reason,
+            files=sealed.file_count,
+            bytes=sealed.total_bytes,
+        )
+        return self._processor.run(config, sealed, self._owner, deadline)
+
+    def on_timer(self, timer: FlushTimer, deadline: float) -> None:
+        batch = self._deps.batches.get_batch(timer.batch_id)
+        if batch is None or batch.status is not BatchStatus.OPEN:
+            return  # already sealed by a threshold, a sweep or an operator
+        config = self._config_for_prefix(batch.prefix)
+        if config is None or config.paused:
+            return
+        now = self._clock()
+        due = age_due_at(batch, config.thresholds)
+        if due is not None and due > now + 1 and self._deps.timers is not None:
+            # Not due yet (SQS caps delays at 15 minutes, or the threshold grew): wait again.
+            self._deps.timers.arm(prefix=batch.prefix, batch_id=batch.batch_id, due_at=due, now=now)
+            return
+        self._consider(config, batch, deadline)
+
+    def flush(self, prefix: str, deadline: float) -> Batch | None:
+        """Seal a prefix's open batch now, whatever its thresholds (operator request)."""
+        config = self._config_for_prefix(prefix)
+        if config is None:
+            raise ConfigurationError(f"no configuration for prefix {prefix!r}")
+        batch = self._deps.batches.open_batch(config.prefix)
+        if batch is None or batch.file_count == 0:
+            return None
+        return self.seal_and_process(config, batch, "flush", deadline)
+
+    # --- the sweep: safety net for timers and crashed workers ------------------------------
+
+    def sweep(self, deadline: float) -> dict[str, int]:
+        """Seal overdue batches, re-arm missing timers, and resume batches whose lease expired."""
+        counts = {"sealed": 0, "recovered": 0}
+        now = self._clock()
+        configs = {c.prefix: c for c in self._deps.configs.current(now).valid}
+        oldest: dict[str, float] = {}
+        for batch in self._deps.batches.batches_by_status(BatchStatus.OPEN):
+            config = configs.get(batch.prefix)
+            if config is None or batch.file_count == 0:
+                continue
+            if batch.first_file_at is not None:
+                oldest[batch.prefix] = now - batch.first_file_at
+            if seal_reason(batch, config.thresholds, self._clock()) is not None:
+                counts["sealed"] += 1
+            self._consider(config, batch, deadline)
+        for status in (BatchStatus.SEALED, BatchStatus.LOADING):
+            for batch in self._deps.batches.batches_by_status(status):
+                if lease_expired(batch, self._clock()) and self._recover(batch, configs, deadline):
+                    counts["recovered"] += 1
+        logger.info(
+            "sweep_done",
+            **counts,
+            oldest_open_batch_age_s=round(max(oldest.values(), default=0.0), 1),
+        )
+        return counts
+
+    def _recover(self, batch: Batch, configs: dict[str, PrefixConfig], deadline: float) -> bool:
+        config = configs.get(batch.prefix)
+        if config is None:
+            logger.error("orphan_batch", batch_id=batch.batch_id, prefix=batch.prefix)
+            return False
+        try:
+            taken = self._deps.batches.take_over(
+                batch.batch_id,
+                owner=self._owner,
+                now=self._clock(),
+                lease_seconds=self._deps.settings.lease_seconds,
+            )
+        except BatchConflict:
+            return False
+        logger.warning(
+            "lease_recovered",
+            batch_id=batch.batch_id,
+            prefix=batch.prefix,
+            previous_owner=batch.lease.owner if batch.lease else None,
+            status=taken.status.value,
+        )
+        self._processor.run(config, taken, self._owner, deadline)
+        return True
+
+    def _config_for_prefix(self, prefix: str) -> PrefixConfig | None:
+        return next(
+            (c for c in self._deps.configs.current(self._clock()).valid if c.prefix == prefix),
+            None,
+        )
+
+
+def resolve(configs: ConfigSet, obj: S3Object) -> PrefixConfig | None:
+    """The configuration for an object; an invalid configuration that would match is an error,
+    not a silent skip (its files would otherwise be lost)."""
+    config = match_config(configs.valid, obj)
+    matched_len = len(config.prefix.split("/")) if config else 0
+    for prefix, reason in configs.invalid.items():
+        if prefix_matches(prefix, obj.path) and len(prefix.split("/")) >= matched_len:
+            raise ConfigurationError(
+                f"configuration for {prefix!r} is invalid: {reason}", prefix=prefix
+            )
+    return config
+
+
+def objects_only(notices: Iterable[object]) -> list[S3Object]:
+    return [n for n in notices if isinstance(n, S3Object)]

@@ -1,0 +1,39 @@
+"""Environment settings, read once per cold start (or per test)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+from loader.tables import TableNames
+
+
+@dataclass(frozen=True)
+class Settings:
+    tables: TableNames
+    flush_queue_url: str | None
+    lease_seconds: float
+    config_ttl_seconds: float
+    default_success_topic_arn: str | None
+    default_failure_topic_arn: str | None
+    event_bus_name: str | None
+    max_load_attempts: int
+    suppress_failure_status: bool
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
+        env = dict(os.environ if environ is None else environ)
+        return cls(
+            tables=TableNames.from_env(env),
+            flush_queue_url=env.get("LOADER_FLUSH_QUEUE_URL") or None,
+            lease_seconds=float(env.get("LOADER_LEASE_SECONDS", "900")),
+            config_ttl_seconds=float(env.get("LOADER_CONFIG_TTL_SECONDS", "60")),
+            default_success_topic_arn=env.get("LOADER_SUCCESS_TOPIC_ARN") or None,
+            default_failure_topic_arn=env.get("LOADER_FAILURE_TOPIC_ARN") or None,
+            event_bus_name=env.get("LOADER_EVENT_BUS_NAME") or None,
+            max_load_attempts=int(env.get("LOADER_MAX_LOAD_ATTEMPTS", "3")),
+            suppress_failure_status=env.get(
+                "SuppressFailureStatusOnSuccessfulNotification", ""
+            ).lower()
+            == "true",
+        )

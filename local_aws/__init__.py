@@ -1,0 +1,1 @@
+"""An embedded AWS endpoint (moto in server mode) for tests, benchmarks and local mode."""

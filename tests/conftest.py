@@ -1,0 +1,37 @@
+"""Fixtures shared by every layer: AWS credentials that can never reach a real account, and a
+loader wired to in-process moto."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from support.aws import Env, provision
+
+
+@pytest.fixture(autouse=True)
+def _fake_aws_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name, value in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_SESSION_TOKEN": "testing",
+        "AWS_REGION": "us-east-1",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }.items():
+        monkeypatch.setenv(name, value)
+    for name in ("AWS_PROFILE", "AWS_ENDPOINT_URL"):
+        monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture
+def aws() -> Iterator[boto3.Session]:
+    with mock_aws():
+        yield boto3.Session(region_name="us-east-1")
+
+
+@pytest.fixture
+def env(aws: boto3.Session) -> Env:
+    return Env(aws, provision(aws))
