@@ -1,0 +1,650 @@
+"""template.yaml as a specification: what the stack creates, wires and allows.
+
+No AWS involved: cfn-lint checks the template (including the SAM transform), samtranslator
+transforms it offline, and a small evaluator instantiates Conditions / Fn::If for given parameter
+values, so each test reads "given these parameters, the stack has/grants exactly this".
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import cfnlint.api
+import pytest
+from samtranslator.translator.transform import transform
+from samtranslator.yaml_helper import yaml_parse
+
+from loader.tables import TABLE_DEFINITIONS
+
+ROOT = Path(__file__).resolve().parents[2]
+TEMPLATE = ROOT / "template.yaml"
+REQUIRED = {"SourceBuckets": "raw-a,raw-b", "ManifestBucket": "manifests-bucket"}
+PSEUDO = {"AWS::Partition": "aws", "AWS::Region": "us-east-1", "AWS::AccountId": "123456789012"}
+TABLES = {"config": "ConfigTable", "batches": "BatchesTable", "files": "FilesTable"}
+
+# The only statements allowed Resource "*", and why nothing narrower exists.
+STAR_RESOURCE_ALLOWED = {
+    # redshift-data Describe/GetStatementResult/CancelStatement have no resource type; the
+    # statement-owner condition restricts them to this role's own statements.
+    "DataApiOwnStatements",
+    # ec2:DescribeNetworkInterfaces / DescribeSubnets support no resource-level permissions.
+    "DescribeNetwork",
+}
+
+# Optional ARN-list parameter -> the statement it (alone) enables.
+OPTIONAL_GRANTS = {
+    "RedshiftClusterArns": ("DataApiOnClusters",
+                            "arn:aws:redshift:us-east-1:123456789012:cluster:dw"),
+    "RedshiftDbUserArns": ("ClusterCredentialsForUsers",
+                           "arn:aws:redshift:us-east-1:123456789012:dbuser:dw/loader"),
+    "RedshiftDbNameArns": ("ClusterCredentialsForDatabases",
+                           "arn:aws:redshift:us-east-1:123456789012:dbname:dw/dev"),
+    "RedshiftWorkgroupArns": ("ServerlessCredentials",
+                              "arn:aws:redshift-serverless:us-east-1:123456789012:workgroup/wg-1"),
+    "SecretArns": ("ReadDatabaseSecrets",
+                   "arn:aws:secretsmanager:us-east-1:123456789012:secret:dw-AbCdEf"),
+    "KmsKeyArns": ("UseKmsKeys", "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab"),
+    "ExtraTopicArns": ("PublishConfiguredTopics", "arn:aws:sns:us-east-1:123456789012:team-alerts"),
+}
+OPTIONAL_SIDS = {sid for sid, _ in OPTIONAL_GRANTS.values()} | {
+    "DataApiOnWorkgroups", "DataApiOwnStatements", "CreateFunctionEnis", "ManageFunctionEnis",
+    "DescribeNetwork",
+}
+
+
+# --------------------------------------------------------------------------------------------------
+# Loading and transforming
+# --------------------------------------------------------------------------------------------------
+@cache
+def _source() -> dict[str, Any]:
+    return yaml_parse(TEMPLATE.read_text())
+
+
+class _NoManagedPolicies:
+    """samtranslator's policy loader; the template attaches no managed policy by name."""
+
+    def load(self) -> dict[str, str]:
+        return {}
+
+
+@cache
+def _transformed() -> dict[str, Any]:
+    template = copy.deepcopy(_source())
+    # The translator wants an S3 URI; `sam build`/`sam package` replace CodeUri the same way.
+    template["Resources"]["LoaderFunction"]["Properties"]["CodeUri"] = "s3://artifacts/loader.zip"
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+        return transform(template, {}, _NoManagedPolicies())
+
+
+@pytest.fixture
+def sam() -> dict[str, Any]:
+    return copy.deepcopy(_transformed())
+
+
+# --------------------------------------------------------------------------------------------------
+# A minimal evaluator: parameters -> conditions -> the concrete template (Fn::If, NoValue, Ref to
+# parameters, and Sub/Join/Split/Select over known values). References to resources are kept.
+# --------------------------------------------------------------------------------------------------
+_NO_VALUE = object()
+_SUB_VARIABLE = re.compile(r"\$\{([^}!]+)\}")
+
+
+class Stack:
+    def __init__(self, template: dict[str, Any], **overrides: str) -> None:
+        self.template = template
+        self.params: dict[str, Any] = dict(PSEUDO)
+        for name, spec in template["Parameters"].items():
+            raw = str(overrides.get(name, {**REQUIRED}.get(name, spec.get("Default", ""))))
+            is_list = spec["Type"] == "CommaDelimitedList" or spec["Type"].startswith("List<")
+            self.params[name] = raw.split(",") if is_list else raw
+        self._conditions: dict[str, bool] = {}
+
+    def condition(self, name: str) -> bool:
+        if name not in self._conditions:
+            self._conditions[name] = bool(self._value(self.template["Conditions"][name]))
+        return self._conditions[name]
+
+    def _value(self, node: Any) -> Any:
+        if not isinstance(node, dict):
+            return node
+        ((fn, arg),) = node.items()
+        handlers = {
+            "Ref": lambda: self.params[arg],
+            "Condition": lambda: self.condition(arg),
+            "Fn::Equals": lambda: str(self._value(arg[0])) == str(self._value(arg[1])),
+            "Fn::Not": lambda: not self._value(arg[0]),
+            "Fn::And": lambda: all(self._value(a) for a in arg),
+            "Fn::Or": lambda: any(self._value(a) for a in arg),
+            "Fn::Join": lambda: arg[0].join(
+                self._value(arg[1]) if isinstance(arg[1], dict) else map(self._value, arg[1])
+            ),
+            "Fn::Split": lambda: self._value(arg[1]).split(arg[0]),
+            "Fn::Select": lambda: self._value(arg[1])[int(arg[0])],
+        }
+        return handlers[fn]()
+
+    def resolve(self, node: Any) -> Any:
+        if isinstance(node, list):
+            return [item for item in map(self.resolve, node) if item is not _NO_VALUE]
+        if not isinstance(node, dict):
+            return node
+        if set(node) == {"Fn::If"}:
+            name, when_true, when_false = node["Fn::If"]
+            return self.resolve(when_true if self.condition(name) else when_false)
+        if node == {"Ref": "AWS::NoValue"}:
+            return _NO_VALUE
+        if set(node) == {"Ref"} and node["Ref"] in self.params:
+            return self.params[node["Ref"]]
+        resolved = {k: self.resolve(v) for k, v in node.items()}
+        return self._fold({k: v for k, v in resolved.items() if v is not _NO_VALUE})
+
+    def _fold(self, node: dict[str, Any]) -> Any:
+        """Compute Sub/Join/Split/Select when their inputs are already plain values."""
+        if len(node) != 1:
+            return node
+        ((fn, arg),) = node.items()
+        if fn == "Fn::Join" and all(isinstance(a, str) for a in _as_list(arg[1])):
+            return arg[0].join(arg[1])
+        if fn == "Fn::Split" and isinstance(arg[1], str):
+            return arg[1].split(arg[0])
+        if fn == "Fn::Select" and isinstance(arg[1], list):
+            return arg[1][int(arg[0])]
+        if fn == "Fn::Sub":
+            text, variables = (arg, {}) if isinstance(arg, str) else arg
+            known = {**{k: v for k, v in self.params.items() if isinstance(v, str)}, **variables}
+            text = _SUB_VARIABLE.sub(
+                lambda m: known[m[1]] if isinstance(known.get(m[1]), str) else m[0], text
+            )
+            return text if not _SUB_VARIABLE.search(text) else {"Fn::Sub": text}
+        return node
+
+    def resources(self) -> dict[str, dict[str, Any]]:
+        return {
+            logical_id: self.resolve(resource)
+            for logical_id, resource in self.template["Resources"].items()
+            if "Condition" not in resource or self.condition(resource["Condition"])
+        }
+
+    def statements(self, logical_id: str = "LoaderRole") -> dict[str, dict[str, Any]]:
+        role = self.resources()[logical_id]["Properties"]
+        return {
+            s["Sid"]: s for p in role["Policies"] for s in p["PolicyDocument"]["Statement"]
+        }
+
+
+def _all_statements(node: Any) -> list[dict[str, Any]]:
+    """Every policy statement anywhere in the template, in every Fn::If branch."""
+    found: list[dict[str, Any]] = []
+    if isinstance(node, dict):
+        if "Effect" in node and ("Action" in node or "NotAction" in node):
+            found.append(node)
+        for value in node.values():
+            found += _all_statements(value)
+    elif isinstance(node, list):
+        for value in node:
+            found += _all_statements(value)
+    return found
+
+
+def _as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+# --------------------------------------------------------------------------------------------------
+# Lint and transform
+# --------------------------------------------------------------------------------------------------
+def test_cfn_lint_reports_nothing_not_even_informational() -> None:
+    config = cfnlint.api.ManualArgs(include_checks=["I"])
+    matches = cfnlint.api.lint(TEMPLATE.read_text(), config=config)
+    assert [f"{m.rule.id} line {m.linenumber}: {m.message}" for m in matches] == []
+
+
+def test_cfn_lint_in_use_still_catches_bad_getatt_and_schedule() -> None:
+    # Given a copy with an alarm action pointing at a non-existent topic and a bad rate
+    broken = (
+        TEMPLATE.read_text()
+        .replace("AlarmActions: [!Ref FailureTopic]",
+                 "AlarmActions: [!GetAtt FailureTopicX.TopicName]", 1)
+        .replace("rate(1 minute)", "rate(1 minutes)")
+    )
+    assert broken != TEMPLATE.read_text()
+    # then the pinned cfn-lint (which still runs the SAM transform) reports both
+    rule_ids = {m.rule.id for m in cfnlint.api.lint(broken)}
+    assert "E3027" in rule_ids
+    assert rule_ids & {"E1010", "E1019"}
+
+
+def test_template_transforms_offline_into_an_arm64_python312_function(sam: dict[str, Any]) -> None:
+    function = sam["Resources"]["LoaderFunction"]
+    assert function["Type"] == "AWS::Lambda::Function"
+    props = function["Properties"]
+    assert props["Runtime"] == "python3.12"
+    assert props["Architectures"] == ["arm64"]
+    assert props["Handler"] == "loader.handler.handler"
+    assert props["Timeout"] == {"Ref": "FunctionTimeout"}
+    assert props["Role"] == {"Fn::GetAtt": ["LoaderRole", "Arn"]}
+    assert not [r for r in sam["Resources"].values() if r["Type"].startswith("AWS::Serverless::")]
+
+
+def test_function_is_built_by_the_makefile_target_in_build_mk() -> None:
+    function = _source()["Resources"]["LoaderFunction"]
+    assert function["Metadata"] == {"BuildMethod": "makefile"}
+    assert function["Properties"]["CodeUri"] == "."
+    build_mk = (ROOT / "build.mk").read_text()
+    assert re.search(r"^build-LoaderFunction:", build_mk, re.MULTILINE)
+    assert re.search(r"^package:", build_mk, re.MULTILINE)
+    assert "$(ARTIFACTS_DIR)" in build_mk
+
+
+# --------------------------------------------------------------------------------------------------
+# What exists
+# --------------------------------------------------------------------------------------------------
+def test_every_resource_the_loader_needs_exists_in_sqs_mode(sam: dict[str, Any]) -> None:
+    resources = Stack(sam).resources()
+    expected = {
+        "ConfigTable": "AWS::DynamoDB::Table",
+        "BatchesTable": "AWS::DynamoDB::Table",
+        "FilesTable": "AWS::DynamoDB::Table",
+        "NotificationQueue": "AWS::SQS::Queue",
+        "NotificationQueuePolicy": "AWS::SQS::QueuePolicy",
+        "FlushQueue": "AWS::SQS::Queue",
+        "DeadLetterQueue": "AWS::SQS::Queue",
+        "NotificationQueueMapping": "AWS::Lambda::EventSourceMapping",
+        "FlushQueueMapping": "AWS::Lambda::EventSourceMapping",
+        "SuccessTopic": "AWS::SNS::Topic",
+        "FailureTopic": "AWS::SNS::Topic",
+        "LoaderLogGroup": "AWS::Logs::LogGroup",
+        "LoaderRole": "AWS::IAM::Role",
+        "LoaderFunction": "AWS::Lambda::Function",
+        "LoaderFunctionSweep": "AWS::Events::Rule",
+        "LoaderFunctionSweepPermission": "AWS::Lambda::Permission",
+        "LoaderFunctionEventInvokeConfig": "AWS::Lambda::EventInvokeConfig",
+        "FunctionErrorsAlarm": "AWS::CloudWatch::Alarm",
+        "DeadLetterQueueAlarm": "AWS::CloudWatch::Alarm",
+        "OldestOpenBatchAgeAlarm": "AWS::CloudWatch::Alarm",
+    }
+    assert {k: resources[k]["Type"] for k in expected if k in resources} == expected
+    # and nothing of the other intake modes, nor the optional extras, by default
+    for absent in ("ObjectCreatedRule", "DirectInvokeBucket1", "FailureEmailSubscription"):
+        assert absent not in resources
+
+
+def test_function_environment_names_the_tables_queue_and_topics(sam: dict[str, Any]) -> None:
+    env = sam["Resources"]["LoaderFunction"]["Properties"]["Environment"]["Variables"]
+    assert env["LOADER_CONFIG_TABLE"] == {"Ref": "ConfigTable"}
+    assert env["LOADER_BATCHES_TABLE"] == {"Ref": "BatchesTable"}
+    assert env["LOADER_FILES_TABLE"] == {"Ref": "FilesTable"}
+    assert env["LOADER_FLUSH_QUEUE_URL"] == {"Ref": "FlushQueue"}  # Ref of a queue is its URL
+    assert env["LOADER_SUCCESS_TOPIC_ARN"] == {"Ref": "SuccessTopic"}
+    assert env["LOADER_FAILURE_TOPIC_ARN"] == {"Ref": "FailureTopic"}
+    assert set(env) >= {
+        "LOADER_LEASE_SECONDS", "LOADER_CONFIG_TTL_SECONDS", "LOADER_EVENT_BUS_NAME",
+        "POWERTOOLS_SERVICE_NAME", "POWERTOOLS_METRICS_NAMESPACE", "LOG_LEVEL",
+    }
+    resolved = Stack(sam).resolve(env)
+    assert resolved["POWERTOOLS_METRICS_NAMESPACE"] == "S3RedshiftLoader"
+    assert resolved["LOADER_EVENT_BUS_NAME"] == "default"
+
+
+# --------------------------------------------------------------------------------------------------
+# Tables agree with loader/tables.py
+# --------------------------------------------------------------------------------------------------
+def _normalised(definition: dict[str, Any]) -> dict[str, Any]:
+    ttl = definition.get("TimeToLiveAttribute")
+    if ttl is None and "TimeToLiveSpecification" in definition:
+        spec = definition["TimeToLiveSpecification"]
+        ttl = spec["AttributeName"] if spec.get("Enabled") else None
+    return {
+        "KeySchema": definition["KeySchema"],  # order matters: HASH then RANGE
+        "AttributeDefinitions": sorted(
+            definition["AttributeDefinitions"], key=lambda a: a["AttributeName"]
+        ),
+        "GlobalSecondaryIndexes": sorted(
+            (
+                {k: gsi[k] for k in ("IndexName", "KeySchema", "Projection")}
+                for gsi in definition.get("GlobalSecondaryIndexes", [])
+            ),
+            key=lambda g: g["IndexName"],
+        ),
+        "TimeToLiveAttribute": ttl,
+    }
+
+
+@pytest.mark.parametrize("logical", sorted(TABLES))
+def test_table_matches_loader_table_definitions(sam: dict[str, Any], logical: str) -> None:
+    declared = sam["Resources"][TABLES[logical]]["Properties"]
+    assert _normalised(declared) == _normalised(TABLE_DEFINITIONS[logical])
+
+
+@pytest.mark.parametrize("logical", sorted(TABLES))
+def test_table_is_on_demand_recoverable_encrypted_and_retained(
+    sam: dict[str, Any], logical: str
+) -> None:
+    table = Stack(sam).resources()[TABLES[logical]]
+    assert table["DeletionPolicy"] == table["UpdateReplacePolicy"] == "Retain"
+    props = table["Properties"]
+    assert props["BillingMode"] == "PAY_PER_REQUEST"
+    assert props["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
+    assert props["SSESpecification"] == {"SSEEnabled": True}
+    assert props["TableName"] == f"s3-redshift-loader-{logical}"
+    assert Stack(sam, LoaderName="orders").resources()[TABLES[logical]]["Properties"][
+        "TableName"
+    ] == f"orders-{logical}"
+
+
+# --------------------------------------------------------------------------------------------------
+# Least privilege
+# --------------------------------------------------------------------------------------------------
+def test_no_policy_statement_has_a_wildcard_action(sam: dict[str, Any]) -> None:
+    statements = _all_statements(sam)
+    assert len(statements) > 20  # sanity: the walk really found the policies
+    for statement in statements:
+        assert "NotAction" not in statement and "NotResource" not in statement, statement
+        for action in _as_list(statement["Action"]):
+            assert "*" not in action, f"{statement.get('Sid')}: {action}"
+            assert action != "iam:PassRole", statement.get("Sid")
+
+
+def test_resource_star_only_where_aws_offers_nothing_narrower(sam: dict[str, Any]) -> None:
+    star = {s.get("Sid") for s in _all_statements(sam) if "*" in _as_list(s.get("Resource"))}
+    assert star == STAR_RESOURCE_ALLOWED
+    # and the Data API one is confined to statements this role submitted
+    everything = {**OPTIONAL_GRANTS}
+    params = {name: value for name, (_, value) in everything.items()}
+    statements = Stack(sam, **params, SubnetIds="subnet-1").statements()
+    owner = statements["DataApiOwnStatements"]
+    assert owner["Condition"] == {
+        "StringEquals": {"redshift-data:statement-owner-iam-userid": "${aws:userid}"}
+    }
+    assert set(statements["DescribeNetwork"]["Action"]) == {
+        "ec2:DescribeNetworkInterfaces", "ec2:DescribeSubnets",
+    }
+
+
+def test_role_attaches_no_managed_policies(sam: dict[str, Any]) -> None:
+    role = sam["Resources"]["LoaderRole"]["Properties"]
+    assert "ManagedPolicyArns" not in role
+    assert role["AssumeRolePolicyDocument"]["Statement"] == [
+        {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"},
+         "Action": "sts:AssumeRole"}
+    ]
+
+
+def test_only_required_parameters_grant_no_optional_permission(sam: dict[str, Any]) -> None:
+    statements = Stack(sam).statements()
+    assert not OPTIONAL_SIDS & set(statements)
+    for sid, statement in statements.items():
+        assert "" not in _as_list(statement["Resource"]), sid
+
+
+@pytest.mark.parametrize(("parameter", "grant"), sorted(OPTIONAL_GRANTS.items()))
+def test_optional_arn_parameter_enables_its_statement_on_exactly_those_arns(
+    sam: dict[str, Any], parameter: str, grant: tuple[str, str]
+) -> None:
+    sid, arn = grant
+    other = "arn:aws:example:us-east-1:123456789012:other"
+    statements = Stack(sam, **{parameter: f"{arn},{other}"}).statements()
+    assert statements[sid]["Resource"] == [arn, other]
+    assert statements[sid]["Effect"] == "Allow"
+
+
+def test_data_api_statements_follow_clusters_and_workgroups(sam: dict[str, Any]) -> None:
+    workgroup = OPTIONAL_GRANTS["RedshiftWorkgroupArns"][1]
+    statements = Stack(sam, RedshiftWorkgroupArns=workgroup).statements()
+    assert statements["DataApiOnWorkgroups"]["Resource"] == [workgroup]
+    assert set(statements["DataApiOnWorkgroups"]["Action"]) == {
+        "redshift-data:ExecuteStatement", "redshift-data:BatchExecuteStatement",
+    }
+    assert "DataApiOwnStatements" in statements
+    assert "DataApiOnClusters" not in statements
+
+
+def test_state_access_is_limited_to_the_stack_tables_and_indexes(sam: dict[str, Any]) -> None:
+    statements = Stack(sam).statements()
+    assert statements["ReadConfigurations"]["Resource"] == {"Fn::GetAtt": ["ConfigTable", "Arn"]}
+    assert not {"dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"} & set(
+        statements["ReadConfigurations"]["Action"]
+    )
+    assert statements["ReadWriteBatchesAndLedger"]["Resource"] == [
+        {"Fn::GetAtt": ["BatchesTable", "Arn"]}, {"Fn::GetAtt": ["FilesTable", "Arn"]},
+    ]
+    assert statements["QueryBatchIndexes"] == {
+        "Sid": "QueryBatchIndexes", "Effect": "Allow", "Action": "dynamodb:Query",
+        "Resource": {"Fn::Sub": "${BatchesTable.Arn}/index/*"},
+    }
+
+
+def test_queue_sns_events_and_logs_access_names_the_stack_resources(sam: dict[str, Any]) -> None:
+    statements = Stack(sam).statements()
+    assert statements["ConsumeQueues"]["Resource"] == [
+        {"Fn::GetAtt": ["FlushQueue", "Arn"]}, {"Fn::GetAtt": ["NotificationQueue", "Arn"]},
+    ]
+    assert statements["SendFlushTimers"]["Resource"] == {"Fn::GetAtt": ["FlushQueue", "Arn"]}
+    assert statements["SendFailedInvocations"]["Resource"] == {
+        "Fn::GetAtt": ["DeadLetterQueue", "Arn"]
+    }
+    assert statements["PublishStackTopics"]["Resource"] == [
+        {"Ref": "SuccessTopic"}, {"Ref": "FailureTopic"},
+    ]
+    assert statements["PutOutcomeEvents"]["Resource"] == (
+        "arn:aws:events:us-east-1:123456789012:event-bus/default"
+    )
+    assert statements["WriteOwnLogs"]["Resource"] == {
+        "Fn::Sub": "arn:aws:logs:us-east-1:123456789012:log-group:${LoaderLogGroup}:*"
+    }
+    # In direct mode there is no notification queue to consume.
+    direct = Stack(sam, IntakeMode="direct").statements()
+    assert direct["ConsumeQueues"]["Resource"] == [{"Fn::GetAtt": ["FlushQueue", "Arn"]}]
+
+
+def test_source_reads_are_scoped_to_the_buckets_or_the_given_prefixes(sam: dict[str, Any]) -> None:
+    whole = Stack(sam).statements()["ReadSourceObjects"]
+    assert whole["Action"] == "s3:GetObject"
+    assert whole["Resource"] == ["arn:aws:s3:::raw-a/*", "arn:aws:s3:::raw-b/*"]
+    scoped = Stack(sam, SourcePrefixes="raw-a/orders,raw-b/events/eu").statements()
+    assert scoped["ReadSourceObjects"]["Resource"] == [
+        "arn:aws:s3:::raw-a/orders/*", "arn:aws:s3:::raw-b/events/eu/*",
+    ]
+
+
+def test_manifest_access_is_scoped_to_the_two_manifest_prefixes(sam: dict[str, Any]) -> None:
+    statement = Stack(sam, ManifestPrefix="loader/m").statements()["ReadWriteManifests"]
+    assert sorted(statement["Action"]) == ["s3:GetObject", "s3:PutObject"]
+    assert statement["Resource"] == [
+        "arn:aws:s3:::manifests-bucket/loader/m/*",
+        "arn:aws:s3:::manifests-bucket/failed-manifests/*",
+    ]
+
+
+def test_vpc_access_exists_only_with_subnets_and_is_account_region_scoped(
+    sam: dict[str, Any],
+) -> None:
+    assert "VpcConfig" not in Stack(sam).resources()["LoaderFunction"]["Properties"]
+    stack = Stack(sam, SubnetIds="subnet-1,subnet-2", SecurityGroupIds="sg-1")
+    assert stack.resources()["LoaderFunction"]["Properties"]["VpcConfig"] == {
+        "SubnetIds": ["subnet-1", "subnet-2"], "SecurityGroupIds": ["sg-1"],
+    }
+    statements = stack.statements()
+    for sid in ("CreateFunctionEnis", "ManageFunctionEnis"):
+        for arn in _as_list(statements[sid]["Resource"]):
+            assert arn.startswith("arn:aws:ec2:us-east-1:123456789012:"), arn
+
+
+# --------------------------------------------------------------------------------------------------
+# Intake modes
+# --------------------------------------------------------------------------------------------------
+def test_sqs_intake_lets_only_s3_of_the_configured_buckets_send(sam: dict[str, Any]) -> None:
+    resources = Stack(sam, IntakeMode="sqs").resources()
+    (statement,) = resources["NotificationQueuePolicy"]["Properties"]["PolicyDocument"]["Statement"]
+    assert statement["Principal"] == {"Service": "s3.amazonaws.com"}
+    assert statement["Action"] == "sqs:SendMessage"
+    assert statement["Resource"] == {"Fn::GetAtt": ["NotificationQueue", "Arn"]}
+    assert statement["Condition"] == {
+        "ArnLike": {"aws:SourceArn": ["arn:aws:s3:::raw-a", "arn:aws:s3:::raw-b"]},
+        "StringEquals": {"aws:SourceAccount": "123456789012"},
+    }
+    queue = resources["NotificationQueue"]["Properties"]
+    assert queue["RedrivePolicy"] == {
+        "deadLetterTargetArn": {"Fn::GetAtt": ["DeadLetterQueue", "Arn"]}, "maxReceiveCount": "5",
+    }
+    mapping = resources["NotificationQueueMapping"]["Properties"]
+    assert mapping["EventSourceArn"] == {"Fn::GetAtt": ["NotificationQueue", "Arn"]}
+    assert (mapping["BatchSize"], mapping["MaximumBatchingWindowInSeconds"]) == ("100", "5")
+
+
+def test_eventbridge_intake_routes_object_created_of_the_buckets_to_the_queue(
+    sam: dict[str, Any],
+) -> None:
+    resources = Stack(sam, IntakeMode="eventbridge").resources()
+    rule = resources["ObjectCreatedRule"]["Properties"]
+    assert rule["EventPattern"] == {
+        "source": ["aws.s3"], "detail-type": ["Object Created"],
+        "detail": {"bucket": {"name": ["raw-a", "raw-b"]}},
+    }
+    assert rule["Targets"][0]["Arn"] == {"Fn::GetAtt": ["NotificationQueue", "Arn"]}
+    (statement,) = resources["NotificationQueuePolicy"]["Properties"]["PolicyDocument"]["Statement"]
+    assert statement["Principal"] == {"Service": "events.amazonaws.com"}
+    assert statement["Condition"] == {
+        "ArnEquals": {"aws:SourceArn": {"Fn::GetAtt": ["ObjectCreatedRule", "Arn"]}}
+    }
+    assert "NotificationQueueMapping" in resources
+
+
+def test_direct_intake_has_one_scoped_invoke_permission_per_bucket_and_no_queue(
+    sam: dict[str, Any],
+) -> None:
+    resources = Stack(sam, IntakeMode="direct", SourceBuckets="raw-a,raw-b,raw-c").resources()
+    permissions = {k: v["Properties"] for k, v in resources.items() if k.startswith("DirectInvoke")}
+    assert sorted(permissions) == [f"DirectInvokeBucket{i}" for i in (1, 2, 3)]
+    assert [p["SourceArn"] for p in permissions.values()] == [
+        "arn:aws:s3:::raw-a", "arn:aws:s3:::raw-b", "arn:aws:s3:::raw-c",
+    ]
+    for permission in permissions.values():
+        assert permission["Principal"] == "s3.amazonaws.com"
+        assert permission["SourceAccount"] == "123456789012"
+        assert permission["Action"] == "lambda:InvokeFunction"
+    for absent in ("NotificationQueue", "NotificationQueuePolicy", "NotificationQueueMapping"):
+        assert absent not in resources
+    # Failed asynchronous invocations are kept, not dropped.
+    invoke = resources["LoaderFunctionEventInvokeConfig"]["Properties"]
+    assert invoke["DestinationConfig"]["OnFailure"]["Destination"] == {
+        "Fn::GetAtt": ["DeadLetterQueue", "Arn"]
+    }
+
+
+# --------------------------------------------------------------------------------------------------
+# Event sources, timing, alarms, outputs
+# --------------------------------------------------------------------------------------------------
+def test_event_source_mappings_report_batch_item_failures(sam: dict[str, Any]) -> None:
+    mappings = {
+        k: r["Properties"] for k, r in sam["Resources"].items()
+        if r["Type"] == "AWS::Lambda::EventSourceMapping"
+    }
+    assert set(mappings) == {"NotificationQueueMapping", "FlushQueueMapping"}
+    for mapping in mappings.values():
+        assert mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+        assert mapping["FunctionName"] == {"Ref": "LoaderFunction"}
+    flush = mappings["FlushQueueMapping"]
+    assert flush["EventSourceArn"] == {"Fn::GetAtt": ["FlushQueue", "Arn"]}
+    assert (flush["BatchSize"], flush["MaximumBatchingWindowInSeconds"]) == (10, 0)
+
+
+def test_queue_visibility_and_batch_lease_cover_every_allowed_timeout(sam: dict[str, Any]) -> None:
+    table = sam["Mappings"]["TimeoutDerived"]
+    allowed = sam["Parameters"]["FunctionTimeout"]["AllowedValues"]
+    assert sorted(table, key=int) == [str(t) for t in allowed]
+    for timeout, derived in table.items():
+        assert derived["QueueVisibility"] >= 6 * int(timeout) + 300  # 6x + max batching window
+        assert derived["LeaseSeconds"] >= int(timeout)
+    for queue in ("NotificationQueue", "FlushQueue"):
+        assert sam["Resources"][queue]["Properties"]["VisibilityTimeout"] == {
+            "Fn::FindInMap": ["TimeoutDerived", {"Ref": "FunctionTimeout"}, "QueueVisibility"]
+        }
+
+
+def test_flush_timer_self_loop_is_not_cut_by_recursive_loop_detection(sam: dict[str, Any]) -> None:
+    # The function re-arms its own delayed flush messages; Lambda would stop that after 16 hops.
+    assert sam["Resources"]["LoaderFunction"]["Properties"]["RecursiveLoop"] == "Allow"
+
+
+def test_sweep_runs_every_minute_with_the_sweep_input(sam: dict[str, Any]) -> None:
+    rule = sam["Resources"]["LoaderFunctionSweep"]["Properties"]
+    assert rule["ScheduleExpression"] == "rate(1 minute)"
+    (target,) = rule["Targets"]
+    assert target["Arn"] == {"Fn::GetAtt": ["LoaderFunction", "Arn"]}
+    assert json.loads(target["Input"]) == {"loader": "sweep"}
+
+
+@pytest.mark.parametrize(
+    ("alarm", "namespace", "metric", "dimension"),
+    [
+        ("FunctionErrorsAlarm", "AWS/Lambda", "Errors",
+         {"Name": "FunctionName", "Value": {"Ref": "LoaderFunction"}}),
+        ("DeadLetterQueueAlarm", "AWS/SQS", "ApproximateNumberOfMessagesVisible",
+         {"Name": "QueueName", "Value": {"Fn::GetAtt": ["DeadLetterQueue", "QueueName"]}}),
+        ("OldestOpenBatchAgeAlarm", {"Ref": "MetricsNamespace"}, "OldestOpenBatchAgeSeconds",
+         {"Name": "service", "Value": {"Ref": "LoaderName"}}),
+    ],
+)
+def test_alarm_watches_its_metric_and_notifies_the_failure_topic(
+    sam: dict[str, Any], alarm: str, namespace: Any, metric: str, dimension: dict[str, Any]
+) -> None:
+    props = sam["Resources"][alarm]["Properties"]
+    assert props["AlarmActions"] == [{"Ref": "FailureTopic"}]
+    assert (props["Namespace"], props["MetricName"], props["Dimensions"]) == (
+        namespace, metric, [dimension]
+    )
+    assert props["ComparisonOperator"] == "GreaterThanThreshold"
+    expected_threshold = (
+        {"Ref": "OldestOpenBatchAgeAlarmSeconds"} if alarm == "OldestOpenBatchAgeAlarm" else 0
+    )
+    assert props["Threshold"] == expected_threshold
+    # The "service" dimension is what Powertools stamps on EMF metrics: the service name.
+    env = sam["Resources"]["LoaderFunction"]["Properties"]["Environment"]["Variables"]
+    assert env["POWERTOOLS_SERVICE_NAME"] == {"Ref": "LoaderName"}
+    assert env["POWERTOOLS_METRICS_NAMESPACE"] == {"Ref": "MetricsNamespace"}
+
+
+def test_email_subscription_exists_only_with_an_address(sam: dict[str, Any]) -> None:
+    assert "FailureEmailSubscription" not in Stack(sam).resources()
+    subscription = Stack(sam, AlertEmail="ops@example.com").resources()["FailureEmailSubscription"]
+    assert subscription["Properties"] == {
+        "TopicArn": {"Ref": "FailureTopic"}, "Protocol": "email", "Endpoint": "ops@example.com",
+    }
+
+
+def test_reserved_concurrency_is_set_only_when_asked(sam: dict[str, Any]) -> None:
+    default = Stack(sam).resources()["LoaderFunction"]["Properties"]
+    assert "ReservedConcurrentExecutions" not in default
+    props = Stack(sam, ReservedConcurrency="4").resources()["LoaderFunction"]["Properties"]
+    assert props["ReservedConcurrentExecutions"] == "4"
+
+
+def test_outputs_expose_tables_queues_topics_and_function(sam: dict[str, Any]) -> None:
+    assert set(sam["Outputs"]) >= {
+        "ConfigTableName", "BatchesTableName", "FilesTableName",
+        "NotificationQueueUrl", "NotificationQueueArn", "FlushQueueUrl", "FlushQueueArn",
+        "DeadLetterQueueUrl", "DeadLetterQueueArn", "SuccessTopicArn", "FailureTopicArn",
+        "FunctionName", "FunctionArn",
+    }
+    assert sam["Outputs"]["ConfigTableName"]["Value"] == {"Ref": "ConfigTable"}
+    assert sam["Outputs"]["FlushQueueUrl"]["Value"] == {"Ref": "FlushQueue"}
+
+
+def test_every_policy_statement_is_explained_by_a_comment() -> None:
+    # Each "Sid:" is preceded (above any `- !If` / condition-name lines) by a YAML comment.
+    lines = TEMPLATE.read_text().splitlines()
+    scaffolding = re.compile(r"^\s*-\s*(!If|[A-Z][A-Za-z0-9]*)\s*$")
+    for number, line in enumerate(lines):
+        if "Sid:" not in line:
+            continue
+        above = number - 1
+        while above >= 0 and scaffolding.match(lines[above]):
+            above -= 1
+        assert lines[above].strip().startswith("#"), f"line {number + 1}: {line.strip()}"
