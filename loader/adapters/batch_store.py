@@ -284,8 +284,9 @@ class BatchStore:
                         "SET #batch_id = :batch, #size = :size, #etag = :etag, "
                         "#last_received_at = :now, #revision = #revision + :one, "
                         "#previous_batches = list_append(if_not_exists(#previous_batches, :empty),"
-                        " :old) ADD #times_received :one"
+                        " :old)"
                         + (", #sequencer = :seq" if obj.sequencer else "")
+                        + " ADD #times_received :one"
                     ),
                     # Condition "still the revision we decided on": a concurrent re-upload of
                     # the same key must not register twice.
@@ -693,8 +694,9 @@ class BatchStore:
         elif until is not None:
             condition += " AND #updated_at <= :until"
             attr_values.update(values(until=until))
+        used = ("status", "updated_at") if since is not None or until is not None else ("status",)
         yield from self._index_query(
-            STATUS_INDEX, condition, names("status", "updated_at"), attr_values, newest_first, limit
+            STATUS_INDEX, condition, names(*used), attr_values, newest_first, limit
         )
 
     def batches_of_prefix(

@@ -91,20 +91,19 @@ class Env:
         return [entry["url"] for entry in json.loads(body)["entries"]]
 
     def flush_timers(self) -> list[dict[str, Any]]:
-        sqs = self.session.client("sqs")
-        assert self.settings.flush_queue_url
-        messages: list[dict[str, Any]] = []
-        while True:
-            got = sqs.receive_message(QueueUrl=self.settings.flush_queue_url,
-                                      MaxNumberOfMessages=10, WaitTimeSeconds=0,
-                                      AttributeNames=["All"], MessageAttributeNames=["All"])
-            batch = got.get("Messages", [])
-            if not batch:
-                return messages
-            messages.extend(batch)
-            for m in batch:
-                sqs.delete_message(QueueUrl=self.settings.flush_queue_url,
-                                   ReceiptHandle=m["ReceiptHandle"])
+        """Drain the flush queue, delayed messages included (moto's delays run on real time,
+        the tests' clock does not). Each item: {"body": dict, "delay": seconds}."""
+        from moto.core import DEFAULT_ACCOUNT_ID
+        from moto.sqs.models import sqs_backends
+
+        queue = sqs_backends[DEFAULT_ACCOUNT_ID]["us-east-1"].get_queue("loader-flush")
+        drained = [
+            {"body": json.loads(m.body),
+             "delay": round(max(0, m.delayed_until - m.sent_timestamp) / 1000)}
+            for m in queue._messages
+        ]
+        queue._messages.clear()
+        return drained
 
 
 def provision(session: boto3.Session, *, flush_queue: bool = True) -> Settings:
