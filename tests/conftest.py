@@ -9,7 +9,10 @@ import boto3
 import pytest
 from moto import mock_aws
 
+from local_aws import moto_patches
 from support.aws import Env, provision
+
+moto_patches.apply()  # moto's transactions copy whole tables; ours touch only their items
 
 
 @pytest.fixture(autouse=True)
