@@ -1,0 +1,186 @@
+"""Redshift's load history, emulated with ordinary tables in each database the stand-in serves.
+
+- `stl_load_commits` rows are written INSIDE the client's transaction (see `commits_insert_sql`),
+  so they roll back with it, as in Redshift.
+- `stl_load_errors` rows and the per-session "last COPY" bookkeeping behind `pg_last_copy_id()`
+  go through a separate autocommit connection, so they survive the client's ROLLBACK.
+
+All methods here block; the proxy calls them from its thread executor.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import TYPE_CHECKING
+
+import psycopg2
+from psycopg2.extensions import make_dsn
+
+from redshift_standin.sql_tokens import quote_literal
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from psycopg2.extensions import connection
+
+    from redshift_standin.translate import BadRow, FileLoad
+
+# Served at most 1024 characters in Redshift too (char(1024) columns).
+MAX_RAW = 1024
+_SCHEMA_LOCK_KEY = 7_423_917  # advisory lock: concurrent stand-ins creating the same objects
+
+SCHEMA_SQL = """
+CREATE SEQUENCE IF NOT EXISTS public.stl_query_id_seq;
+CREATE TABLE IF NOT EXISTS public.stl_load_errors (
+    userid integer DEFAULT 100,
+    slice integer DEFAULT 0,
+    tbl integer,
+    starttime timestamp DEFAULT (now() AT TIME ZONE 'utc'),
+    session integer,
+    query integer,
+    filename text,
+    line_number bigint,
+    colname text,
+    type text,
+    col_length text,
+    position integer,
+    raw_line text,
+    raw_field_value text,
+    err_code integer,
+    err_reason text
+);
+CREATE TABLE IF NOT EXISTS public.stl_load_commits (
+    userid integer DEFAULT 100,
+    query integer,
+    slice integer DEFAULT 0,
+    name text,
+    filename text,
+    byte_offset integer DEFAULT 0,
+    lines_scanned bigint,
+    errors integer DEFAULT 0,
+    status integer,
+    curtime timestamp DEFAULT (now() AT TIME ZONE 'utc')
+);
+CREATE TABLE IF NOT EXISTS public.stl_standin_last_copy (
+    pid integer PRIMARY KEY,
+    query integer NOT NULL,
+    copy_count bigint NOT NULL
+);
+CREATE OR REPLACE FUNCTION public.pg_last_copy_id() RETURNS integer
+    LANGUAGE sql STABLE AS $f$
+    SELECT coalesce((SELECT query FROM public.stl_standin_last_copy
+                     WHERE pid = pg_backend_pid()), -1) $f$;
+CREATE OR REPLACE FUNCTION public.pg_last_copy_count() RETURNS bigint
+    LANGUAGE sql STABLE AS $f$
+    SELECT coalesce((SELECT copy_count FROM public.stl_standin_last_copy
+                     WHERE pid = pg_backend_pid()), 0) $f$;
+"""
+
+
+class LoadHistory:
+    """One autocommit side connection per database, created on first use."""
+
+    def __init__(self, postgres_dsn: str) -> None:
+        self._dsn = postgres_dsn
+        self._connections: dict[str, connection] = {}
+        self._lock = threading.Lock()
+
+    def _conn(self, dbname: str) -> connection:
+        conn = self._connections.get(dbname)
+        if conn is None or conn.closed:
+            conn = psycopg2.connect(make_dsn(self._dsn, dbname=dbname))
+            conn.autocommit = True
+            with conn.cursor() as cur:
+                cur.execute("SELECT pg_advisory_lock(%s)", (_SCHEMA_LOCK_KEY,))
+                try:
+                    cur.execute(SCHEMA_SQL)
+                finally:
+                    cur.execute("SELECT pg_advisory_unlock(%s)", (_SCHEMA_LOCK_KEY,))
+            self._connections[dbname] = conn
+        return conn
+
+    def ensure_schema(self, dbname: str) -> None:
+        with self._lock:
+            self._conn(dbname)
+
+    def next_query_id(self, dbname: str) -> int:
+        with self._lock, self._conn(dbname).cursor() as cur:
+            cur.execute("SELECT nextval('public.stl_query_id_seq')::integer")
+            row = cur.fetchone()
+            assert row is not None
+            return int(row[0])
+
+    def record_copy(
+        self,
+        dbname: str,
+        *,
+        pid: int,
+        query: int,
+        table_oid: int | None,
+        bad_rows: Sequence[BadRow],
+        loaded: int,
+    ) -> None:
+        """Store bad rows and the session's last COPY id/count (both survive a ROLLBACK)."""
+        rows = [
+            (
+                table_oid,
+                pid,
+                query,
+                b.url,
+                b.line_number,
+                b.column,
+                b.column_type,
+                b.col_length,
+                b.position,
+                b.raw_line[:MAX_RAW],
+                (b.raw_value or "")[:MAX_RAW],
+                b.code,
+                b.reason,
+            )
+            for b in bad_rows
+        ]
+        with self._lock, self._conn(dbname).cursor() as cur:
+            if rows:
+                cur.executemany(
+                    "INSERT INTO public.stl_load_errors (tbl, session, query, filename,"
+                    " line_number, colname, type, col_length, position, raw_line,"
+                    " raw_field_value, err_code, err_reason)"
+                    " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+                    rows,
+                )
+            cur.execute(
+                "INSERT INTO public.stl_standin_last_copy (pid, query, copy_count)"
+                " VALUES (%s, %s, %s) ON CONFLICT (pid) DO UPDATE"
+                " SET query = excluded.query, copy_count = excluded.copy_count",
+                (pid, query, loaded),
+            )
+
+    def forget_session(self, dbname: str, pid: int) -> None:
+        """A closed session's pid may be reused; a new session must see pg_last_copy_id() = -1."""
+        with self._lock:
+            conn = self._connections.get(dbname)
+            if conn is None or conn.closed:
+                return
+            with conn.cursor() as cur:
+                cur.execute("DELETE FROM public.stl_standin_last_copy WHERE pid = %s", (pid,))
+
+    def close(self) -> None:
+        with self._lock:
+            for conn in self._connections.values():
+                conn.close()
+            self._connections.clear()
+
+
+def commits_insert_sql(query: int, table: str, files: Sequence[FileLoad]) -> str | None:
+    """The INSERT the proxy runs in the client's own transaction after a successful COPY."""
+    if not files:
+        return None
+    values = ", ".join(
+        f"({query}, {quote_literal(table)}, {quote_literal(f.url)}, {f.lines_scanned},"
+        f" {f.bad_rows}, 1)"
+        for f in files
+    )
+    return (
+        "INSERT INTO public.stl_load_commits (query, name, filename, lines_scanned, errors,"
+        f" status) VALUES {values}"
+    )
