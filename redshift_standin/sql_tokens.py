@@ -43,7 +43,7 @@ _TOKEN = re.compile(
   | (?P<line_comment>--[^\n]*)
   | (?P<block_comment>/\*.*?\*/)
   | (?P<estring>[eE]'(?:[^'\\]|\\.|'')*')
-  | (?P<string>'(?:[^']|'')*')
+  | (?P<string>'(?:[^'\\]|\\.|'')*')
   | (?P<qident>"(?:[^"]|"")*")
   | (?P<dollar>\$(?:[A-Za-z_][A-Za-z0-9_]*)?\$)
   | (?P<number>\d+(?:\.\d+)?)
@@ -84,7 +84,9 @@ def tokenize(sql: str) -> list[Token]:
             tokens.append(Token(Kind.STRING, sql[end:close], pos, close + len(text)))
             end = close + len(text)
         elif group == "string":
-            tokens.append(Token(Kind.STRING, text[1:-1].replace("''", "'"), pos, end))
+            # Redshift reads backslash escapes in plain literals too (the loader's
+            # quote_literal doubles backslashes for that reason).
+            tokens.append(Token(Kind.STRING, _unescape_e_string(text[1:-1]), pos, end))
         elif group == "estring":
             tokens.append(Token(Kind.STRING, _unescape_e_string(text[2:-1]), pos, end))
         elif group == "qident":
