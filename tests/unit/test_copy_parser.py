@@ -6,10 +6,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from loader.copy_sql import quote_literal  # Redshift literals: what the loader sends
 from redshift_standin.copy_parser import is_s3_copy, mask_secrets, parse_copy
 from redshift_standin.copy_spec import AuthKind, Compression, DataFormat, TableRef
 from redshift_standin.errors import CopySyntaxError, NotEmulatedError, UnsupportedCopyOption
-from loader.copy_sql import quote_literal  # Redshift literals: what the loader sends
 from redshift_standin.sql_tokens import split_statements, tokenize
 
 
