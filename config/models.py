@@ -20,7 +20,9 @@ _BUCKET = re.compile(r"^[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9]$")
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, str_strip_whitespace=True, use_attribute_docstrings=True
+    )
 
 
 class Thresholds(_Model):
@@ -47,7 +49,9 @@ class ManifestLocation(_Model):
     """Where COPY manifests are written (never inside a watched prefix)."""
 
     bucket: str
+    """Bucket for manifests; keep it outside the watched prefixes."""
     prefix: str = "manifests"
+    """Key prefix of manifests; the key is derived from the batch id (retries rewrite it)."""
     failed_prefix: str = "failed-manifests"
     """On a failed load the manifest is copied here, in the same bucket."""
 
@@ -78,7 +82,9 @@ class Notifications(_Model):
     """SNS topics told about each batch outcome."""
 
     success_topic_arn: str | None = None
+    """Told about every batch that loaded."""
     failure_topic_arn: str | None = None
+    """Told about every batch that failed (with the error rows)."""
 
     @field_validator("success_topic_arn", "failure_topic_arn")
     @classmethod
@@ -110,14 +116,21 @@ class PrefixConfig(_Model):
     prefix: str
     """`bucket/path`, where a segment may be a Hive wildcard such as `dt=*`."""
     description: str | None = None
+    """Free text for operators."""
     filename_filter: str | None = None
     """Python regex that must match the *whole* file name (the key's last segment)."""
     thresholds: Thresholds
+    """When a batch is sealed (at least one threshold)."""
     manifest: ManifestLocation
+    """Where COPY manifests are written."""
     notifications: Notifications = Notifications()
+    """SNS topics told about each batch outcome."""
     targets: Annotated[list[Target], Field(min_length=1)]
+    """One or more load targets; every batch loads into each, exactly once per target."""
     copy_options: CopyOptions = Field(default_factory=CopyOptions)
+    """Format and data-conversion options of the COPY (default: CSV with ',')."""
     reupload: ReuploadPolicy = ReuploadPolicy.IGNORE
+    """A key written again with new content: `ignore` it (keep the first) or `reload` it."""
     paused: bool = False
     """While paused, files keep being registered but no batch is sealed or loaded."""
 

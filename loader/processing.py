@@ -18,6 +18,21 @@ if TYPE_CHECKING:
     from loader.deps import Deps
 
 
+class LoadErrorRow(BaseModel):
+    """One rejected input row, as the target reported it (for operators and notifications)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    target: str
+    file: str | None = None
+    line: int | None = None
+    column: str | None = None
+    reason: str
+    code: str | None = None
+    raw_line: str | None = None
+    raw_value: str | None = None
+
+
 class LoadResult(BaseModel):
     """Per-target outcome of loading one batch."""
 
@@ -26,6 +41,9 @@ class LoadResult(BaseModel):
     targets: dict[str, TargetState] = Field(default_factory=dict)
     error: str | None = None
     retryable: bool = False
+    error_rows: tuple[LoadErrorRow, ...] = ()
+    """The first rejected rows of failed targets (bounded), for the failure notification."""
+    duration_ms: int | None = None
 
     @property
     def ok(self) -> bool:

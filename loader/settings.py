@@ -19,6 +19,10 @@ class Settings:
     event_bus_name: str | None
     max_load_attempts: int
     suppress_failure_status: bool
+    redshift_ca_bundle: str | None = None
+    """CA bundle for Redshift TLS when a target sets no `sslrootcert` (else the system store)."""
+    target_attempts: int = 4
+    """Attempts per target within one invocation, for transient database errors."""
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
@@ -36,4 +40,6 @@ class Settings:
                 "SuppressFailureStatusOnSuccessfulNotification", ""
             ).lower()
             == "true",
+            redshift_ca_bundle=env.get("LOADER_REDSHIFT_CA_BUNDLE") or None,
+            target_attempts=int(env.get("LOADER_TARGET_ATTEMPTS", "4")),
         )

@@ -93,7 +93,7 @@ def _backup_touched_items(backend: Any, transact_items: list[dict[str, Any]]) ->
         table_name, key = located
         try:
             current = backend.get_item(table_name, key)
-        except Exception:  # noqa: BLE001 - invalid keys: moto reports them itself below
+        except Exception:
             continue
         snapshot = copy.deepcopy(current.to_json()["Attributes"]) if current else None
         backups.append((table_name, key, snapshot))

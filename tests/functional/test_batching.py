@@ -21,7 +21,9 @@ def deliver(env: Env, *records: dict[str, Any], loader: RecordingLoader | None =
 
 
 def files(n: int, start: int = 0, folder: str = "events") -> list[dict[str, Any]]:
-    return [s3_record(BUCKET, f"{folder}/file-{i:05d}.csv", size=10) for i in range(start, start + n)]
+    return [
+        s3_record(BUCKET, f"{folder}/file-{i:05d}.csv", size=10) for i in range(start, start + n)
+    ]
 
 
 @pytest.fixture
@@ -71,8 +73,8 @@ def test_concurrent_deliveries_of_the_same_files_from_threads_land_in_one_batch_
         try:
             for i in range(0, len(ordered), 7):
                 with lock:
-                    service.handle(parse_event(s3_event(*ordered[i:i + 7])))
-        except BaseException as exc:  # noqa: BLE001 - surfaced by the assertion below
+                    service.handle(parse_event(s3_event(*ordered[i : i + 7])))
+        except BaseException as exc:
             errors.append(exc)
 
     threads = [threading.Thread(target=worker, args=(seed,)) for seed in (0, 13, 29, 41)]
@@ -101,7 +103,8 @@ def test_the_file_count_threshold_seals_and_manifests_the_batch(env: Env, loader
     [done] = env.batches(BatchStatus.COMPLETE)
     assert done.file_count == 4 and done.seal_reason == "max_files"
     assert sorted(env.manifest_urls(done)) == [
-        f"s3://{BUCKET}/events/file-{i:05d}.csv" for i in range(4)]
+        f"s3://{BUCKET}/events/file-{i:05d}.csv" for i in range(4)
+    ]
     assert loader.loaded[done.batch_id] == env.manifest_urls(done)
     [still_open] = env.batches(BatchStatus.OPEN)
     assert still_open.file_count == 0
@@ -175,8 +178,9 @@ def test_a_scheduled_eventbridge_event_runs_the_sweep(env: Env, loader) -> None:
     deliver(env, *files(1), loader=loader)
     env.clock.advance(61)
 
-    env.service(loader=loader).handle(parse_event(
-        {"source": "aws.events", "detail-type": "Scheduled Event", "detail": {}}))
+    env.service(loader=loader).handle(
+        parse_event({"source": "aws.events", "detail-type": "Scheduled Event", "detail": {}})
+    )
 
     assert len(env.batches(BatchStatus.COMPLETE)) == 1
 
@@ -198,8 +202,9 @@ def test_files_arriving_after_a_seal_join_the_next_batch_never_the_sealed_one(en
     deliver(env, *files(5))
     [first] = env.batches(BatchStatus.OPEN)
     store = env.deps.batches
-    sealed = store.seal(first.batch_id, first.prefix, reason="test", owner="me",
-                        now=env.clock(), lease_seconds=60)
+    sealed = store.seal(
+        first.batch_id, first.prefix, reason="test", owner="me", now=env.clock(), lease_seconds=60
+    )
 
     # A worker that still believes the old batch is open registers more files.
     deliver(env, *files(5, start=5))
@@ -231,8 +236,14 @@ def test_an_expired_lease_is_recovered_by_the_sweep_and_the_batch_completes(
     deliver(env, *files(4))
     [batch] = env.batches(BatchStatus.OPEN)
     # A worker sealed the batch, then died before writing the manifest.
-    env.deps.batches.seal(batch.batch_id, batch.prefix, reason="max_files", owner="dead-worker",
-                          now=env.clock(), lease_seconds=300)
+    env.deps.batches.seal(
+        batch.batch_id,
+        batch.prefix,
+        reason="max_files",
+        owner="dead-worker",
+        now=env.clock(),
+        lease_seconds=300,
+    )
 
     env.service(loader=loader).handle(parse_event({"loader": "sweep"}))
     assert env.deps.batches.get_batch(batch.batch_id).status is BatchStatus.SEALED  # lease live
@@ -243,7 +254,8 @@ def test_an_expired_lease_is_recovered_by_the_sweep_and_the_batch_completes(
     done = env.deps.batches.get_batch(batch.batch_id)
     assert done.status is BatchStatus.COMPLETE and done.attempts == 1
     assert sorted(loader.loaded[batch.batch_id]) == sorted(
-        f"s3://{BUCKET}/events/file-{i:05d}.csv" for i in range(4))
+        f"s3://{BUCKET}/events/file-{i:05d}.csv" for i in range(4)
+    )
 
 
 def test_a_retryable_load_failure_keeps_the_lease_for_a_later_retry(env: Env) -> None:
@@ -277,17 +289,36 @@ def test_a_terminal_load_failure_ends_the_batch_in_error_with_a_failed_manifest(
 
 def test_a_manifest_lists_exactly_its_batch_with_sizes(env: Env, loader) -> None:
     env.put_config(make_config(thresholds={"max_files": 3}))
-    deliver(env, s3_record(BUCKET, "events/a b.csv", size=7), s3_record(BUCKET, "events/c+d.csv",
-            size=9), s3_record(BUCKET, "events/e.csv", size=11), loader=loader)
+    deliver(
+        env,
+        s3_record(BUCKET, "events/a b.csv", size=7),
+        s3_record(BUCKET, "events/c+d.csv", size=9),
+        s3_record(BUCKET, "events/e.csv", size=11),
+        loader=loader,
+    )
 
     [done] = env.batches(BatchStatus.COMPLETE)
     bucket, _, key = done.manifest_url.removeprefix("s3://").partition("/")
     body = json.loads(env.session.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read())
-    assert body == {"entries": [
-        {"url": f"s3://{BUCKET}/events/a b.csv", "mandatory": True, "meta": {"content_length": 7}},
-        {"url": f"s3://{BUCKET}/events/c+d.csv", "mandatory": True, "meta": {"content_length": 9}},
-        {"url": f"s3://{BUCKET}/events/e.csv", "mandatory": True, "meta": {"content_length": 11}},
-    ]}
+    assert body == {
+        "entries": [
+            {
+                "url": f"s3://{BUCKET}/events/a b.csv",
+                "mandatory": True,
+                "meta": {"content_length": 7},
+            },
+            {
+                "url": f"s3://{BUCKET}/events/c+d.csv",
+                "mandatory": True,
+                "meta": {"content_length": 9},
+            },
+            {
+                "url": f"s3://{BUCKET}/events/e.csv",
+                "mandatory": True,
+                "meta": {"content_length": 11},
+            },
+        ]
+    }
     assert key.endswith(f"{done.batch_id}.json")
 
 
@@ -303,14 +334,24 @@ def test_a_batch_of_100000_files_seals_and_manifests(env: Env, loader) -> None:
     with table.batch_writer() as writer:
         for i in range(1, n):
             url = f"s3://{BUCKET}/events/part-{i:06d}.parquet"
-            writer.put_item(Item={"pk": f"batch#{batch.batch_id}", "sk": f"file#{url}",
-                                  "url": url, "size": 1000 + i % 7})
-    table.update_item(Key={"pk": f"batch#{batch.batch_id}", "sk": "header"},
-                      UpdateExpression="SET file_count = :n", ExpressionAttributeValues={":n": n})
+            writer.put_item(
+                Item={
+                    "pk": f"batch#{batch.batch_id}",
+                    "sk": f"file#{url}",
+                    "url": url,
+                    "size": 1000 + i % 7,
+                }
+            )
+    table.update_item(
+        Key={"pk": f"batch#{batch.batch_id}", "sk": "header"},
+        UpdateExpression="SET file_count = :n",
+        ExpressionAttributeValues={":n": n},
+    )
 
     # When the count threshold is checked.
-    env.service(loader=loader)._consider(config, env.deps.batches.get_batch(batch.batch_id),
-                                        env.clock() + 600)
+    env.service(loader=loader)._consider(
+        config, env.deps.batches.get_batch(batch.batch_id), env.clock() + 600
+    )
 
     # Then the batch is sealed, its manifest lists every file once, and it was loaded.
     done = env.deps.batches.get_batch(batch.batch_id)

@@ -56,7 +56,7 @@ def deliveries(n: int, seed: int) -> list[list[dict[str, Any]]]:
     rng.shuffle(stream)
     per_worker: list[list[dict[str, Any]]] = [[] for _ in range(WORKERS)]
     for i in range(0, len(stream), 10):
-        bodies = [s3_event(r) for r in stream[i:i + 10]]
+        bodies = [s3_event(r) for r in stream[i : i + 10]]
         per_worker[(i // 10) % WORKERS].append(sqs_event(*bodies))
     return per_worker
 

@@ -54,7 +54,7 @@ def test_a_multi_record_s3_event_registers_every_file_in_one_open_batch(configur
     [
         pytest.param(lambda e: e, id="direct"),
         pytest.param(sns_event, id="sns"),
-        pytest.param(lambda e: sqs_event(e), id="sqs"),
+        pytest.param(sqs_event, id="sqs"),
         pytest.param(lambda e: sqs_event(sns_envelope(e)), id="sns-in-sqs"),
     ],
 )
@@ -96,9 +96,13 @@ def test_the_shared_sample_with_a_url_encoded_key_is_decoded(env: Env) -> None:
 @pytest.mark.parametrize(
     "event",
     [
-        pytest.param({"Service": "Amazon S3", "Event": "s3:TestEvent", "Bucket": BUCKET}, id="test"),
+        pytest.param(
+            {"Service": "Amazon S3", "Event": "s3:TestEvent", "Bucket": BUCKET}, id="test"
+        ),
         pytest.param(load_event("s3EventDeleteObject.json"), id="delete"),
-        pytest.param(load_event("s3EventBridgeNotificationObjectDeletedEvent.json"), id="eb-delete"),
+        pytest.param(
+            load_event("s3EventBridgeNotificationObjectDeletedEvent.json"), id="eb-delete"
+        ),
     ],
 )
 def test_test_events_and_deletions_are_ignored_without_side_effects(configured: Env, event) -> None:
@@ -114,8 +118,10 @@ def test_test_events_and_deletions_are_ignored_without_side_effects(configured: 
         pytest.param(load_event("eventBridgeEvent.json"), id="ec2-eventbridge"),
         pytest.param(load_event("snsEvent.json"), id="sns-not-s3"),
         pytest.param({"Records": []}, id="empty-records"),
-        pytest.param({"Records": [{"eventSource": "aws:s3", "eventName": "ObjectCreated:Put"}]},
-                     id="s3-record-without-s3"),
+        pytest.param(
+            {"Records": [{"eventSource": "aws:s3", "eventName": "ObjectCreated:Put"}]},
+            id="s3-record-without-s3",
+        ),
         pytest.param({"hello": "world"}, id="unknown"),
     ],
 )
@@ -148,17 +154,22 @@ def test_in_an_sqs_batch_only_the_bad_messages_fail(configured: Env) -> None:
 
     response = handle(configured, event)
 
-    assert response == {"batchItemFailures": [{"itemIdentifier": "msg-1"},
-                                              {"itemIdentifier": "msg-2"}]}
-    assert ledger_urls(configured) == {f"s3://{BUCKET}/events/one.csv",
-                                       f"s3://{BUCKET}/events/two.csv"}
+    assert response == {
+        "batchItemFailures": [{"itemIdentifier": "msg-1"}, {"itemIdentifier": "msg-2"}]
+    }
+    assert ledger_urls(configured) == {
+        f"s3://{BUCKET}/events/one.csv",
+        f"s3://{BUCKET}/events/two.csv",
+    }
 
 
 def test_the_shared_non_s3_sqs_sample_fails_every_message(configured: Env) -> None:
     response = handle(configured, load_event("sqsEvent.json"))
 
     assert [f["itemIdentifier"] for f in response["batchItemFailures"]] == [
-        "059f36b4-87a3-44ab-83d2-661975830a7d", "2e1424d4-f796-459a-8184-9c92662be6da"]
+        "059f36b4-87a3-44ab-83d2-661975830a7d",
+        "2e1424d4-f796-459a-8184-9c92662be6da",
+    ]
 
 
 def test_a_key_matching_no_configuration_is_skipped_not_failed(configured: Env) -> None:
@@ -171,8 +182,14 @@ def test_a_key_matching_no_configuration_is_skipped_not_failed(configured: Env) 
 def test_files_not_matching_the_filename_filter_are_skipped(env: Env) -> None:
     env.put_config(make_config(filename_filter=r".*\.csv(\.gz)?"))
 
-    handle(env, s3_event(s3_record(BUCKET, "events/a.csv.gz"), s3_record(BUCKET, "events/_SUCCESS"),
-                         s3_record(BUCKET, "events/b.csv")))
+    handle(
+        env,
+        s3_event(
+            s3_record(BUCKET, "events/a.csv.gz"),
+            s3_record(BUCKET, "events/_SUCCESS"),
+            s3_record(BUCKET, "events/b.csv"),
+        ),
+    )
 
     assert ledger_urls(env) == {f"s3://{BUCKET}/events/a.csv.gz", f"s3://{BUCKET}/events/b.csv"}
 
@@ -181,8 +198,10 @@ def test_a_file_under_an_invalid_stored_configuration_fails_its_message(env: Env
     # An operator hand-edited the item: its files must not be silently dropped.
     env.session.client("dynamodb").put_item(
         TableName=env.settings.tables.config,
-        Item={"prefix": {"S": f"{BUCKET}/broken"},
-              "config": {"S": json.dumps({"prefix": f"{BUCKET}/broken", "thresholds": {}})}},
+        Item={
+            "prefix": {"S": f"{BUCKET}/broken"},
+            "config": {"S": json.dumps({"prefix": f"{BUCKET}/broken", "thresholds": {}})},
+        },
     )
 
     response = handle(env, sqs_event(s3_event(s3_record(BUCKET, "broken/x.csv"))))
@@ -195,8 +214,12 @@ def test_the_longest_matching_prefix_wins_including_hive_wildcards(env: Env) -> 
     env.put_config(make_config(prefix=f"{BUCKET}/events"))
     env.put_config(make_config(prefix=f"{BUCKET}/events/dt=*"))
 
-    handle(env, s3_event(s3_record(BUCKET, "events/dt=2026-11-23/a.csv"),
-                         s3_record(BUCKET, "events/other/b.csv")))
+    handle(
+        env,
+        s3_event(
+            s3_record(BUCKET, "events/dt=2026-11-23/a.csv"), s3_record(BUCKET, "events/other/b.csv")
+        ),
+    )
 
     by_url = {item["url"]: item["prefix"] for item in env.ledger()}
     assert by_url == {

@@ -37,8 +37,15 @@ def make_config(prefix: str = f"{BUCKET}/events", **overrides: Any) -> PrefixCon
         "prefix": prefix,
         "thresholds": {"max_files": 100},
         "manifest": {"bucket": MANIFEST_BUCKET, "prefix": "manifests"},
-        "targets": [{"type": "postgres", "name": "local", "table": "public.events",
-                     "dsn": "host=/tmp dbname=postgres", "sslmode": "disable"}],
+        "targets": [
+            {
+                "type": "postgres",
+                "name": "local",
+                "table": "public.events",
+                "dsn": "host=/tmp dbname=postgres",
+                "sslmode": "disable",
+            }
+        ],
     }
     raw.update(overrides)
     return PrefixConfig.model_validate(raw)
@@ -98,8 +105,10 @@ class Env:
 
         queue = sqs_backends[DEFAULT_ACCOUNT_ID]["us-east-1"].get_queue("loader-flush")
         drained = [
-            {"body": json.loads(m.body),
-             "delay": round(max(0, m.delayed_until - m.sent_timestamp) / 1000)}
+            {
+                "body": json.loads(m.body),
+                "delay": round(max(0, m.delayed_until - m.sent_timestamp) / 1000),
+            }
             for m in queue._messages
         ]
         queue._messages.clear()
@@ -117,6 +126,9 @@ def provision(session: boto3.Session, *, flush_queue: bool = True) -> Settings:
     if flush_queue:
         queue_url = session.client("sqs").create_queue(QueueName="loader-flush")["QueueUrl"]
     return Settings.from_env(
-        {"LOADER_LEASE_SECONDS": "300", "LOADER_CONFIG_TTL_SECONDS": "0",
-         **({"LOADER_FLUSH_QUEUE_URL": queue_url} if queue_url else {})}
+        {
+            "LOADER_LEASE_SECONDS": "300",
+            "LOADER_CONFIG_TTL_SECONDS": "0",
+            **({"LOADER_FLUSH_QUEUE_URL": queue_url} if queue_url else {}),
+        }
     )

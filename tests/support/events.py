@@ -16,8 +16,12 @@ def load_event(name: str) -> dict[str, Any]:
 
 
 def s3_record(
-    bucket: str, key: str, size: int = 100, etag: str | None = None,
-    sequencer: str | None = None, event_name: str = "ObjectCreated:Put",
+    bucket: str,
+    key: str,
+    size: int = 100,
+    etag: str | None = None,
+    sequencer: str | None = None,
+    event_name: str = "ObjectCreated:Put",
 ) -> dict[str, Any]:
     """One S3 notification record; the key is URL-encoded exactly as S3 does it."""
     return {
@@ -100,8 +104,12 @@ def eventbridge_event(bucket: str, key: str, size: int = 100) -> dict[str, Any]:
         "detail": {
             "version": "0",
             "bucket": {"name": bucket},
-            "object": {"key": key, "size": size, "etag": uuid.uuid4().hex,
-                       "sequencer": uuid.uuid4().hex[:18].upper()},
+            "object": {
+                "key": key,
+                "size": size,
+                "etag": uuid.uuid4().hex,
+                "sequencer": uuid.uuid4().hex[:18].upper(),
+            },
             "reason": "PutObject",
         },
     }

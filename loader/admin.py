@@ -1,0 +1,497 @@
+"""Operator verbs on batches and files: reprocess, unlock, delete, flush, backfill, health.
+
+Shared by `loader-admin` and any function that needs them; no terminal libraries here. Every
+change goes through `BatchStore` verbs and the service/processor the Lambda runs, so the CLI never
+writes DynamoDB on its own. Plans (`plan_*`) only read; the matching verb carries them out.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import re
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from config.models import normalise_prefix
+from loader.decisions import age_due_at, lease_expired, passes_filter, seal_reason
+from loader.errors import BatchConflict, ConfigurationError, LoaderError
+from loader.events import Invocation, Message
+from loader.models import Batch, BatchMember, BatchStatus, FileRecord, S3Object
+from loader.processing import BatchLoader, Notifier, Processor
+from loader.service import LoaderService, new_owner_id, resolve
+from loader.transitions import LEASED
+
+if TYPE_CHECKING:
+    from config.models import PrefixConfig
+    from loader.deps import Deps
+
+DELETABLE = (BatchStatus.COMPLETE, BatchStatus.ERROR)
+RUN_SECONDS = 840.0  # how long one operator-triggered load may run, as in the Lambda
+
+
+def file_url(text: str) -> str:
+    """`s3://bucket/key` or `bucket/key` -> `s3://bucket/key` (the ledger's key)."""
+    bucket, _, key = text.strip().removeprefix("s3://").partition("/")
+    if not bucket or not key:
+        raise LoaderError(f"{text!r} is not s3://bucket/key")
+    return f"s3://{bucket}/{key}"
+
+
+def split(url: str) -> tuple[str, str]:
+    bucket, _, key = file_url(url).removeprefix("s3://").partition("/")
+    return bucket, key
+
+
+@dataclass(frozen=True)
+class ReprocessPlan:
+    batch: Batch
+    action: str  # "retry" (a failed batch) | "resume" (a stuck batch whose lease expired)
+    load: list[BatchMember]
+    omit: list[str]
+
+
+@dataclass(frozen=True)
+class FileInfo:
+    url: str
+    record: FileRecord | None
+    batch: Batch | None
+    omitted_from: str | None
+
+    @property
+    def loaded_at(self) -> float | None:
+        if self.batch is None or self.batch.status is not BatchStatus.COMPLETE:
+            return None
+        return None if self.omitted_from else self.batch.completed_at
+
+
+@dataclass
+class BackfillPlan:
+    config: PrefixConfig
+    new: list[S3Object] = field(default_factory=list)
+    known: int = 0
+    filtered: int = 0
+    elsewhere: int = 0
+    """Objects under the prefix that a more specific configuration owns."""
+
+
+@dataclass
+class BackfillResult:
+    registered: int = 0
+    duplicates: int = 0
+    sealed: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class PrefixHealth:
+    prefix: str
+    configured: bool
+    paused: bool = False
+    open_batch: Batch | None = None
+    overdue_seconds: float | None = None
+    last_load_at: float | None = None
+    errors: int = 0
+    leases: int = 0
+    expired_leases: int = 0
+
+    @property
+    def problems(self) -> list[str]:
+        found = []
+        if not self.configured:
+            found.append("batches without a configuration")
+        if self.errors:
+            found.append(f"{self.errors} batch(es) in error")
+        if self.expired_leases:
+            found.append(f"{self.expired_leases} lease(s) expired")
+        if self.overdue_seconds is not None:
+            found.append(f"open batch overdue by {round(self.overdue_seconds)}s")
+        return found
+
+
+@dataclass(frozen=True)
+class Health:
+    prefixes: list[PrefixHealth]
+    invalid_configs: dict[str, str]
+
+    @property
+    def needs_attention(self) -> bool:
+        return bool(self.invalid_configs) or any(p.problems for p in self.prefixes)
+
+
+class Operations:
+    """The operator's verbs over one loader's tables and buckets."""
+
+    def __init__(
+        self,
+        deps: Deps,
+        *,
+        loader: BatchLoader | None = None,
+        notifier: Notifier | None = None,
+        clock: Callable[[], float] = time.time,
+        owner: str | None = None,
+    ) -> None:
+        self.deps = deps
+        self.clock = clock
+        self.owner = owner or new_owner_id("loader-admin")
+        self.service = LoaderService(
+            deps, loader=loader, notifier=notifier, clock=clock, owner=self.owner
+        )
+        self._processor = Processor(deps, loader, notifier, clock)
+
+    # --- reading ----------------------------------------------------------------------------
+
+    def batch(self, batch_id: str) -> Batch:
+        batch = self.deps.batches.get_batch(batch_id)
+        if batch is None:
+            raise LoaderError(f"no batch {batch_id!r}")
+        return batch
+
+    def config(self, prefix: str) -> PrefixConfig:
+        config = self.deps.configs.get(prefix)
+        if config is None:
+            raise ConfigurationError(f"no configuration for prefix {prefix!r}")
+        return config
+
+    def list_batches(
+        self,
+        *,
+        status: BatchStatus | None = None,
+        prefix: str | None = None,
+        since: float | None = None,
+        until: float | None = None,
+        limit: int | None = None,
+    ) -> Iterator[Batch]:
+        """Every page, newest first (by last update; with `prefix`, by creation)."""
+        store = self.deps.batches
+        found: Iterator[Batch]
+        if prefix is not None:
+            found = (
+                b
+                for b in store.batches_of_prefix(normalise_prefix(prefix))
+                if (status is None or b.status is status)
+                and (since is None or b.updated_at >= since)
+                and (until is None or b.updated_at <= until)
+            )
+        else:
+            statuses = [status] if status is not None else list(BatchStatus)
+            streams = [store.batches_by_status(s, since=since, until=until) for s in statuses]
+            found = heapq.merge(*streams, key=lambda b: -b.updated_at)
+        return itertools.islice(found, limit)
+
+    def file_info(self, url: str) -> FileInfo:
+        url = file_url(url)
+        store = self.deps.batches
+        record = store.get_file(url)
+        batch = store.get_batch(record.batch_id) if record else None
+        omitted = store.file_omitted_from(url) if record else None
+        return FileInfo(url, record, batch, omitted)
+
+    # --- batches ----------------------------------------------------------------------------
+
+    def plan_reprocess(self, batch_id: str, omit: Sequence[str] = ()) -> ReprocessPlan:
+        batch = self.batch(batch_id)
+        if batch.status is BatchStatus.OPEN:
+            raise LoaderError(
+                f"batch {batch_id} is open and still takes files: "
+                f"`batch flush {batch.prefix}` seals and loads it now"
+            )
+        if batch.status is BatchStatus.COMPLETE:
+            raise LoaderError(
+                f"batch {batch_id} is complete; `file reprocess` loads single files again"
+            )
+        omitted = sorted({file_url(u) for u in omit})
+        action = "retry"
+        if batch.status in LEASED:
+            if omitted:
+                raise LoaderError("--omit needs a failed batch: a leased batch's files are fixed")
+            if not lease_expired(batch, self.clock()):
+                raise LoaderError(_lease_message(batch, self.clock()))
+            action = "resume"
+        members = list(self.deps.batches.members(batch_id))
+        unknown = sorted(set(omitted) - {m.url for m in members})
+        if unknown:
+            raise LoaderError(f"not in batch {batch_id}: {', '.join(unknown)}")
+        load = [m for m in members if m.url not in set(omitted)]
+        if not load:
+            raise LoaderError("--omit would leave the batch empty; delete it instead")
+        return ReprocessPlan(batch, action, load, omitted)
+
+    def reprocess(self, plan: ReprocessPlan) -> Batch:
+        """Drive a failed or stuck batch to the end, as the Lambda would (its targets' ledger
+        skips what is already loaded)."""
+        config = self.config(plan.batch.prefix)
+        store, lease = self.deps.batches, self.deps.settings.lease_seconds
+        batch_id, now = plan.batch.batch_id, self.clock()
+        if plan.action == "resume":
+            batch = store.take_over(batch_id, owner=self.owner, now=now, lease_seconds=lease)
+        else:
+            if plan.omit:
+                store.omit_members(batch_id, plan.omit, now=now)
+            batch = store.transition(
+                batch_id,
+                owner=self.owner,
+                current=BatchStatus.ERROR,
+                wanted=BatchStatus.SEALED,
+                now=now,
+                lease_seconds=lease,
+                error=None,
+                error_kind=None,
+                failed_manifest_url=None,
+            )
+        return self._processor.run(config, batch, self.owner, self.clock() + RUN_SECONDS)
+
+    def unlock(self, batch_id: str, *, force: bool = False) -> Batch:
+        """Expire a stuck lease so the sweep (or `reprocess`) takes the batch over."""
+        batch = self.batch(batch_id)
+        if batch.status not in LEASED:
+            raise LoaderError(
+                f"batch {batch_id} is {batch.status}: only sealed or loading batches hold a lease"
+            )
+        now = self.clock()
+        if batch.lease is None or lease_expired(batch, now):
+            return batch
+        if not force:
+            raise LoaderError(_lease_message(batch, now))
+        return self.deps.batches.expire_lease(batch_id, owner=batch.lease.owner, now=now)
+
+    def plan_delete(
+        self,
+        statuses: Sequence[BatchStatus],
+        *,
+        older_than: float | None = None,
+        prefix: str | None = None,
+    ) -> list[Batch]:
+        refused = [s.value for s in statuses if s not in DELETABLE]
+        if refused:
+            raise LoaderError(f"only complete or error batches can be deleted, not {refused}")
+        until = self.clock() - older_than if older_than is not None else None
+        return [
+            b
+            for s in statuses
+            for b in self.deps.batches.batches_by_status(s, until=until)
+            if prefix is None or b.prefix == normalise_prefix(prefix)
+        ]
+
+    def delete(self, batches: Sequence[Batch]) -> tuple[list[str], dict[str, str]]:
+        """Delete each batch if it is still as listed; return (deleted ids, skipped -> why)."""
+        deleted, skipped = [], {}
+        for batch in batches:
+            try:
+                self.deps.batches.delete_batch(batch.batch_id, status=batch.status)
+            except BatchConflict as exc:
+                skipped[batch.batch_id] = str(exc)
+                continue
+            deleted.append(batch.batch_id)
+        return deleted, skipped
+
+    def flush(self, prefix: str) -> Batch | None:
+        return self.service.flush(normalise_prefix(prefix), self.clock() + RUN_SECONDS)
+
+    # --- files ------------------------------------------------------------------------------
+
+    def reprocess_file(self, url: str) -> FileInfo:
+        """Load one file again: it joins its prefix's open batch (a new file is registered)."""
+        obj = self._head(url)
+        config = self._config_of(obj)
+        info = self.file_info(obj.url)
+        if info.record is None:
+            self._register([obj])
+            return self.file_info(obj.url)
+        if info.batch is not None and info.omitted_from is None:
+            _check_reloadable(info.batch)
+        self.deps.batches.requeue_file(config.prefix, obj, self.clock())
+        return self.file_info(obj.url)
+
+    def plan_backfill(
+        self,
+        prefix: str,
+        *,
+        regex: str | None = None,
+        since: float | None = None,
+        until: float | None = None,
+    ) -> BackfillPlan:
+        """Objects under a configured prefix that the ledger does not know yet."""
+        plan = BackfillPlan(self.config(prefix))
+        pattern = re.compile(regex) if regex else None
+        bucket, root = _listing_root(plan.config.prefix)
+        configs = self.deps.configs.current(self.clock())
+        candidates = []
+        for item in self.deps.s3.list_objects(bucket, root):
+            obj = S3Object(
+                bucket=bucket,
+                key=item["Key"],
+                size=int(item.get("Size", 0)),
+                etag=str(item.get("ETag", "")).strip('"') or None,
+            )
+            modified = item["LastModified"].timestamp() if "LastModified" in item else None
+            owner = resolve(configs, obj)
+            if owner is None or owner.prefix != plan.config.prefix:
+                plan.elsewhere += 1
+                continue
+            if not _wanted(obj, owner, pattern, modified, since, until):
+                plan.filtered += 1
+                continue
+            candidates.append(obj)
+        known = self.deps.batches.known_files([o.url for o in candidates])
+        plan.known = len(known)
+        plan.new = [o for o in candidates if o.url not in known]
+        return plan
+
+    def backfill(
+        self, plan: BackfillPlan, progress: Callable[[int], None] | None = None
+    ) -> BackfillResult:
+        """Register the plan's files through the service, a threshold's worth at a time."""
+        size = max(1, min(100, plan.config.thresholds.max_files or 100))
+        result = BackfillResult()
+        for start in range(0, len(plan.new), size):
+            chunk = plan.new[start : start + size]
+            outcome = self._register(chunk)
+            result.registered += outcome.registered
+            result.duplicates += outcome.duplicates
+            result.sealed += outcome.sealed
+            if progress is not None:
+                progress(len(chunk))
+        return result
+
+    def _register(self, objects: Sequence[S3Object]) -> BackfillResult:
+        message = Message(message_id=None, notices=list(objects))
+        handled = self.service.handle(
+            Invocation(from_sqs=False, messages=[message]), deadline=self.clock() + RUN_SECONDS
+        )
+        return BackfillResult(handled.registered, handled.duplicates, handled.sealed)
+
+    def _head(self, url: str) -> S3Object:
+        bucket, key = split(url)
+        for item in self.deps.s3.list_objects(bucket, key):
+            if item["Key"] == key:
+                etag = str(item.get("ETag", "")).strip('"') or None
+                return S3Object(bucket=bucket, key=key, size=int(item["Size"]), etag=etag)
+        raise LoaderError(f"no object {file_url(url)} in S3")
+
+    def _config_of(self, obj: S3Object) -> PrefixConfig:
+        config = resolve(self.deps.configs.current(self.clock()), obj)
+        if config is None:
+            raise ConfigurationError(f"no configuration matches {obj.url}")
+        if not passes_filter(config, obj.key):
+            raise ConfigurationError(
+                f"{obj.url} does not pass the filename filter of {config.prefix!r}"
+            )
+        return config
+
+    # --- health -----------------------------------------------------------------------------
+
+    def health(self, *, grace_seconds: float = 300.0) -> Health:
+        """Per prefix: the open batch, overdue or not, last load, errors and leases."""
+        now = self.clock()
+        configs = self.deps.configs.current(now)
+        store = self.deps.batches
+        errors = _count_by_prefix(store.batches_by_status(BatchStatus.ERROR))
+        leased = [b for s in sorted(LEASED) for b in store.batches_by_status(s)]
+        leases = _count_by_prefix(iter(leased))
+        expired = _count_by_prefix(b for b in leased if lease_expired(b, now))
+        rows = []
+        for config in sorted(configs.valid, key=lambda c: c.prefix):
+            open_batch = store.open_batch(config.prefix)
+            rows.append(
+                PrefixHealth(
+                    prefix=config.prefix,
+                    configured=True,
+                    paused=config.paused,
+                    open_batch=open_batch,
+                    overdue_seconds=_overdue(config, open_batch, now, grace_seconds),
+                    last_load_at=self._last_load(config.prefix),
+                    errors=errors.pop(config.prefix, 0),
+                    leases=leases.pop(config.prefix, 0),
+                    expired_leases=expired.pop(config.prefix, 0),
+                )
+            )
+        for prefix in sorted(set(errors) | set(leases)):
+            if prefix not in configs.invalid:
+                rows.append(
+                    PrefixHealth(
+                        prefix=prefix,
+                        configured=False,
+                        errors=errors.get(prefix, 0),
+                        leases=leases.get(prefix, 0),
+                        expired_leases=expired.get(prefix, 0),
+                    )
+                )
+        return Health(rows, dict(configs.invalid))
+
+    def _last_load(self, prefix: str) -> float | None:
+        for batch in self.deps.batches.batches_of_prefix(prefix, limit=200):
+            if batch.status is BatchStatus.COMPLETE:
+                return batch.completed_at
+        return None
+
+
+def _lease_message(batch: Batch, now: float) -> str:
+    lease = batch.lease
+    left = round(lease.expires_at - now) if lease else 0
+    holder = lease.owner if lease else "?"
+    return (
+        f"batch {batch.batch_id} is {batch.status}, leased by {holder} for another {left}s; "
+        f"wait for the lease to expire, or `batch unlock {batch.batch_id} --force` if the "
+        "holder is gone"
+    )
+
+
+def _check_reloadable(batch: Batch) -> None:
+    if batch.status is BatchStatus.OPEN:
+        raise LoaderError(f"already waiting in open batch {batch.batch_id}")
+    if batch.status in LEASED:
+        raise LoaderError(f"its batch {batch.batch_id} is being loaded now ({batch.status})")
+    if batch.status is BatchStatus.ERROR:
+        raise LoaderError(
+            f"its batch {batch.batch_id} failed: `batch reprocess {batch.batch_id}` loads it "
+            "(--omit leaves other files out)"
+        )
+
+
+def _listing_root(prefix: str) -> tuple[str, str]:
+    """Bucket and the S3 listing prefix: the configured path up to its first Hive wildcard."""
+    bucket, *segments = prefix.split("/")
+    fixed = list(itertools.takewhile(lambda s: not s.endswith("=*"), segments))
+    root = "/".join(fixed)
+    if len(fixed) < len(segments):
+        wildcard = segments[len(fixed)]
+        return bucket, (root + "/" if root else "") + wildcard[:-1]
+    return bucket, root + "/" if root else ""
+
+
+def _wanted(
+    obj: S3Object,
+    config: PrefixConfig,
+    pattern: re.Pattern[str] | None,
+    modified: float | None,
+    since: float | None,
+    until: float | None,
+) -> bool:
+    if obj.key.endswith("/") or not passes_filter(config, obj.key):
+        return False
+    if pattern is not None and pattern.search(obj.key) is None:
+        return False
+    if modified is not None and since is not None and modified < since:
+        return False
+    return not (modified is not None and until is not None and modified > until)
+
+
+def _count_by_prefix(batches: Iterator[Batch]) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for batch in batches:
+        counts[batch.prefix] = counts.get(batch.prefix, 0) + 1
+    return counts
+
+
+def _overdue(config: PrefixConfig, batch: Batch | None, now: float, grace: float) -> float | None:
+    """How long past its seal time an open batch is, beyond the grace period (else None)."""
+    if batch is None or config.paused:
+        return None
+    reason = seal_reason(batch, config.thresholds, now)
+    if reason is None:
+        return None
+    since = age_due_at(batch, config.thresholds) if reason == "max_age" else batch.last_file_at
+    late = now - (since if since is not None else now)
+    return late if late > grace else None
