@@ -260,7 +260,8 @@ class LoaderService:
                     counts["recovered"] += 1
         logger.info(
             "sweep_done",
-            **counts,
+            sealed=counts["sealed"],
+            recovered=counts["recovered"],
             oldest_open_batch_age_s=round(max(oldest.values(), default=0.0), 1),
         )
         return counts

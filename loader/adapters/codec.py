@@ -39,7 +39,7 @@ def encode(item: dict[str, Any]) -> dict[str, Any]:
 
 
 def encode_value(value: Any) -> dict[str, Any]:
-    return _serializer.serialize(_to_wire_value(value))  # type: ignore[no-any-return]
+    return dict(_serializer.serialize(_to_wire_value(value)))
 
 
 def decode(item: dict[str, Any]) -> dict[str, Any]:
