@@ -1,4 +1,4 @@
-"""Operator verbs on batches and files: reprocess, unlock, delete, flush, backfill, health.
+"""Operator verbs on batches and files: list, reprocess, unlock, delete, flush, register, health.
 
 Shared by `loader-admin` and any function that needs them; no terminal libraries here. Every
 change goes through `BatchStore` verbs and the service/processor the Lambda runs, so the CLI never
@@ -9,10 +9,9 @@ from __future__ import annotations
 
 import heapq
 import itertools
-import re
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from config.models import normalise_prefix
@@ -21,7 +20,7 @@ from loader.errors import BatchConflict, ConfigurationError, LoaderError
 from loader.events import Invocation, Message
 from loader.models import Batch, BatchMember, BatchStatus, FileRecord, S3Object
 from loader.processing import BatchLoader, Notifier, Processor
-from loader.service import LoaderService, new_owner_id, resolve
+from loader.service import LoaderService, Result, new_owner_id, resolve
 from loader.transitions import LEASED
 
 if TYPE_CHECKING:
@@ -65,23 +64,6 @@ class FileInfo:
         if self.batch is None or self.batch.status is not BatchStatus.COMPLETE:
             return None
         return None if self.omitted_from else self.batch.completed_at
-
-
-@dataclass
-class BackfillPlan:
-    config: PrefixConfig
-    new: list[S3Object] = field(default_factory=list)
-    known: int = 0
-    filtered: int = 0
-    elsewhere: int = 0
-    """Objects under the prefix that a more specific configuration owns."""
-
-
-@dataclass
-class BackfillResult:
-    registered: int = 0
-    duplicates: int = 0
-    sealed: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -297,70 +279,19 @@ class Operations:
         config = self._config_of(obj)
         info = self.file_info(obj.url)
         if info.record is None:
-            self._register([obj])
+            self.register([obj])
             return self.file_info(obj.url)
         if info.batch is not None and info.omitted_from is None:
             _check_reloadable(info.batch)
         self.deps.batches.requeue_file(config.prefix, obj, self.clock())
         return self.file_info(obj.url)
 
-    def plan_backfill(
-        self,
-        prefix: str,
-        *,
-        regex: str | None = None,
-        since: float | None = None,
-        until: float | None = None,
-    ) -> BackfillPlan:
-        """Objects under a configured prefix that the ledger does not know yet."""
-        plan = BackfillPlan(self.config(prefix))
-        pattern = re.compile(regex) if regex else None
-        bucket, root = _listing_root(plan.config.prefix)
-        configs = self.deps.configs.current(self.clock())
-        candidates = []
-        for item in self.deps.s3.list_objects(bucket, root):
-            obj = S3Object(
-                bucket=bucket,
-                key=item["Key"],
-                size=int(item.get("Size", 0)),
-                etag=str(item.get("ETag", "")).strip('"') or None,
-            )
-            modified = item["LastModified"].timestamp() if "LastModified" in item else None
-            owner = resolve(configs, obj)
-            if owner is None or owner.prefix != plan.config.prefix:
-                plan.elsewhere += 1
-                continue
-            if not _wanted(obj, owner, pattern, modified, since, until):
-                plan.filtered += 1
-                continue
-            candidates.append(obj)
-        known = self.deps.batches.known_files([o.url for o in candidates])
-        plan.known = len(known)
-        plan.new = [o for o in candidates if o.url not in known]
-        return plan
-
-    def backfill(
-        self, plan: BackfillPlan, progress: Callable[[int], None] | None = None
-    ) -> BackfillResult:
-        """Register the plan's files through the service, a threshold's worth at a time."""
-        size = max(1, min(100, plan.config.thresholds.max_files or 100))
-        result = BackfillResult()
-        for start in range(0, len(plan.new), size):
-            chunk = plan.new[start : start + size]
-            outcome = self._register(chunk)
-            result.registered += outcome.registered
-            result.duplicates += outcome.duplicates
-            result.sealed += outcome.sealed
-            if progress is not None:
-                progress(len(chunk))
-        return result
-
-    def _register(self, objects: Sequence[S3Object]) -> BackfillResult:
+    def register(self, objects: Sequence[S3Object]) -> Result:
+        """Hand objects to the service as if S3 had announced them (filters, batching, seals)."""
         message = Message(message_id=None, notices=list(objects))
-        handled = self.service.handle(
+        return self.service.handle(
             Invocation(from_sqs=False, messages=[message]), deadline=self.clock() + RUN_SECONDS
         )
-        return BackfillResult(handled.registered, handled.duplicates, handled.sealed)
 
     def _head(self, url: str) -> S3Object:
         bucket, key = split(url)
@@ -448,34 +379,6 @@ def _check_reloadable(batch: Batch) -> None:
             f"its batch {batch.batch_id} failed: `batch reprocess {batch.batch_id}` loads it "
             "(--omit leaves other files out)"
         )
-
-
-def _listing_root(prefix: str) -> tuple[str, str]:
-    """Bucket and the S3 listing prefix: the configured path up to its first Hive wildcard."""
-    bucket, *segments = prefix.split("/")
-    fixed = list(itertools.takewhile(lambda s: not s.endswith("=*"), segments))
-    root = "/".join(fixed)
-    if len(fixed) < len(segments):
-        wildcard = segments[len(fixed)]
-        return bucket, (root + "/" if root else "") + wildcard[:-1]
-    return bucket, root + "/" if root else ""
-
-
-def _wanted(
-    obj: S3Object,
-    config: PrefixConfig,
-    pattern: re.Pattern[str] | None,
-    modified: float | None,
-    since: float | None,
-    until: float | None,
-) -> bool:
-    if obj.key.endswith("/") or not passes_filter(config, obj.key):
-        return False
-    if pattern is not None and pattern.search(obj.key) is None:
-        return False
-    if modified is not None and since is not None and modified < since:
-        return False
-    return not (modified is not None and until is not None and modified > until)
 
 
 def _count_by_prefix(batches: Iterator[Batch]) -> dict[str, int]:

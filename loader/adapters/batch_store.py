@@ -85,7 +85,7 @@ class _Cancelled:
     def from_error(cls, exc: ClientError) -> _Cancelled | None:
         if exc.response.get("Error", {}).get("Code") != "TransactionCanceledException":
             return None
-        reasons = exc.response.get("CancellationReasons") or []
+        reasons: list[Any] = list(exc.response.get("CancellationReasons") or [])
         return cls([r.get("Code", "None") for r in reasons], [r.get("Item") for r in reasons])
 
     @property
@@ -618,7 +618,7 @@ class BatchStore:
             )
         except ClientError as exc:
             if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
-                item = exc.response.get("Item")
+                item: dict[str, Any] | None = exc.response.get("Item")  # type: ignore[assignment]
                 current = _batch_from_item(item) if item else self.get_batch(batch_id)
                 raise lost(
                     f"batch {batch_id}: condition failed ({condition})",
@@ -739,6 +739,216 @@ class BatchStore:
             if "LastEvaluatedKey" not in page:
                 return
             kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+    # --- operator verbs (loader-admin; loader/admin.py decides when to use them) -------------
+
+    @retrying()
+    def expire_lease(self, batch_id: str, *, owner: str, now: float) -> Batch:
+        """End the lease `owner` holds on a sealed or loading batch, so it can be taken over.
+
+        The holder is not stopped: it loses the batch when someone takes it over (sweep, reprocess).
+        """
+        # sealed|loading, leased by A until T --expire--> leased by A until now --take_over--> B.
+        # Condition "still leased by the holder we inspected": if B has taken over meanwhile,
+        # B's live lease is left alone.
+        return self._update_header(
+            batch_id,
+            "SET #lease_expires_at = :now, #updated_at = :now",
+            "#status IN (:sealed, :loading) AND #lease_owner = :owner",
+            names("lease_expires_at", "updated_at", "status", "lease_owner"),
+            values(
+                now=now,
+                owner=owner,
+                sealed=BatchStatus.SEALED.value,
+                loading=BatchStatus.LOADING.value,
+            ),
+            lost=LeaseLost,
+        )
+
+    def omit_members(self, batch_id: str, urls: Sequence[str], *, now: float) -> Batch:
+        """Take files out of a failed batch before it is reprocessed (`batch reprocess --omit`).
+
+        Each chunk is one transaction, so the header's counts always equal its members. A file
+        the ledger still assigns to this batch is marked `omitted_from` it (not loaded).
+        """
+        members = {m.url: m for m in self.members(batch_id)}
+        wanted = sorted(set(urls))
+        missing = [u for u in wanted if u not in members]
+        if missing:
+            raise BatchConflict(f"not members of batch {batch_id}: {missing}", batch_id=batch_id)
+        for start in range(0, len(wanted), FILES_PER_TRANSACTION):
+            chunk = [members[u] for u in wanted[start : start + FILES_PER_TRANSACTION]]
+            ledger = self.known_files([m.url for m in chunk])
+            cancelled = self._transact_retrying(self._omit_items(batch_id, chunk, ledger, now))
+            if cancelled is not None:
+                current = _batch_from_item(cancelled.items[0]) if cancelled.items[0] else None
+                raise BatchConflict(
+                    f"files could not be omitted from batch {batch_id}",
+                    current=current,
+                    batch_id=batch_id,
+                    codes=cancelled.codes,
+                )
+        batch = self.get_batch(batch_id)
+        assert batch is not None  # the header condition held a moment ago
+        return batch
+
+    def _omit_items(
+        self,
+        batch_id: str,
+        chunk: Sequence[BatchMember],
+        ledger: dict[str, FileRecord],
+        now: float,
+    ) -> list[dict[str, Any]]:
+        header = {
+            "Update": {
+                "TableName": self._tables.batches,
+                "Key": _header_key(batch_id),
+                "UpdateExpression": (
+                    "ADD #file_count :minus_files, #total_bytes :minus_bytes SET #updated_at = :now"
+                ),
+                # error --omit--> error with fewer members --reprocess--> sealed. Condition
+                # "still failed": no lease holder and no load reads the membership meanwhile.
+                "ConditionExpression": "#status = :error",
+                "ExpressionAttributeNames": names(
+                    "file_count", "total_bytes", "updated_at", "status"
+                ),
+                "ExpressionAttributeValues": values(
+                    minus_files=-len(chunk),
+                    minus_bytes=-sum(m.size for m in chunk),
+                    now=now,
+                    error=BatchStatus.ERROR.value,
+                ),
+                "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+            }
+        }
+        items: list[dict[str, Any]] = [header]
+        for member in chunk:
+            items.append(
+                {
+                    "Delete": {
+                        "TableName": self._tables.batches,
+                        "Key": encode({"pk": f"batch#{batch_id}", "sk": f"file#{member.url}"}),
+                        # Condition "still a member": a concurrent omit cannot count a file twice.
+                        "ConditionExpression": "attribute_exists(#pk)",
+                        "ExpressionAttributeNames": names("pk"),
+                    }
+                }
+            )
+            if member.url in ledger and ledger[member.url].batch_id == batch_id:
+                items.append(self._ledger_omit(member.url, batch_id, now))
+        return items
+
+    def _ledger_omit(self, url: str, batch_id: str, now: float) -> dict[str, Any]:
+        return {
+            "Update": {
+                "TableName": self._tables.files,
+                "Key": encode({"url": url}),
+                "UpdateExpression": "SET #omitted_from = :batch, #omitted_at = :now",
+                # Condition "the ledger still assigns the file to this batch": a file that a
+                # re-upload moved to another batch keeps its record untouched.
+                "ConditionExpression": "#batch_id = :batch",
+                "ExpressionAttributeNames": names("omitted_from", "omitted_at", "batch_id"),
+                "ExpressionAttributeValues": values(batch=batch_id, now=now),
+            }
+        }
+
+    def file_omitted_from(self, url: str) -> str | None:
+        """The batch a file was omitted from, while the ledger still assigns it there."""
+        item = self._get(encode({"url": url}), self._tables.files)
+        if item is None:
+            return None
+        raw = decode(item)
+        omitted = raw.get("omitted_from")
+        return str(omitted) if omitted and omitted == raw.get("batch_id") else None
+
+    def delete_batch(self, batch_id: str, *, status: BatchStatus) -> int:
+        """Delete a finished batch, header first, then its members; return the members deleted.
+
+        The ledger keeps its records, so the files are still never registered twice.
+        """
+        if status in LEASED or status is BatchStatus.OPEN:
+            raise BatchConflict(f"batch {batch_id} is {status}: only finished batches are deleted")
+        # complete|error --delete--> (gone). Condition "still finished as listed": a batch that
+        # was reprocessed since (error -> sealed) keeps everything. The header goes first:
+        # members without a header are inert, a header without members would load nothing.
+        try:
+            self._db.delete_item(
+                TableName=self._tables.batches,
+                Key=_header_key(batch_id),
+                ConditionExpression="#status = :status",
+                ExpressionAttributeNames=names("status"),
+                ExpressionAttributeValues=values(status=status.value),
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+                item: Any = exc.response.get("Item")
+                raise BatchConflict(
+                    f"batch {batch_id} is no longer {status}",
+                    current=_batch_from_item(item) if item else None,
+                    batch_id=batch_id,
+                ) from exc
+            raise classify_aws_error(exc) from exc
+        keys = [
+            encode({"pk": f"batch#{batch_id}", "sk": f"file#{m.url}"})
+            for m in self.members(batch_id)
+        ]
+        for start in range(0, len(keys), 25):
+            self._write_batch([{"DeleteRequest": {"Key": k}} for k in keys[start : start + 25]])
+        return len(keys)
+
+    def _write_batch(self, requests: list[dict[str, Any]]) -> None:
+        pending = {self._tables.batches: requests}
+        for attempt in range(10):
+            try:
+                response = self._db.batch_write_item(RequestItems=pending)  # type: ignore[arg-type]
+            except ClientError as exc:
+                raise classify_aws_error(exc) from exc
+            pending = response.get("UnprocessedItems") or {}  # type: ignore[assignment]
+            if not pending:
+                return
+            time.sleep(min(0.05 * 2**attempt, 2.0))
+        raise RetryableError("batch write kept leaving items unprocessed")
+
+    def requeue_file(self, prefix: str, obj: S3Object, now: float) -> str:
+        """Put a registered file into the prefix's open batch again (`file reprocess`).
+
+        The ledger moves the file there and remembers the batch it leaves in `previous_batches`;
+        the conditions are the re-upload's ("still the revision we decided on", "batch still
+        open"). Returns the batch the ledger now assigns the file to.
+        """
+        existing = self.get_file(obj.url)
+        if existing is None:
+            outcome = self.register(prefix, [obj], now)
+            assert outcome.batch is not None  # register always ends on the open batch
+            return outcome.batch.batch_id
+        self._register_reupload(prefix, obj, existing, now)
+        record = self.get_file(obj.url)
+        assert record is not None  # ledger records are only deleted by their TTL
+        return record.batch_id
+
+    def known_files(self, urls: Sequence[str]) -> dict[str, FileRecord]:
+        """The ledger records of those urls that have one, read consistently in bulk."""
+        found: dict[str, FileRecord] = {}
+        unique = list(dict.fromkeys(urls))
+        for start in range(0, len(unique), 100):
+            keys = [encode({"url": u}) for u in unique[start : start + 100]]
+            request: dict[str, Any] = {self._tables.files: {"Keys": keys, "ConsistentRead": True}}
+            for attempt in range(10):
+                try:
+                    response = self._db.batch_get_item(RequestItems=request)
+                except ClientError as exc:
+                    raise classify_aws_error(exc) from exc
+                for item in response.get("Responses", {}).get(self._tables.files, []):
+                    record = _file_from_item(item)
+                    found[record.url] = record
+                request = response.get("UnprocessedKeys") or {}
+                if not request:
+                    break
+                time.sleep(min(0.05 * 2**attempt, 2.0))
+            else:
+                raise RetryableError("ledger reads kept coming back unprocessed")
+        return found
 
 
 def _latest_per_url(objects: Sequence[S3Object]) -> list[S3Object]:

@@ -106,8 +106,15 @@ def test_host_build_imports_the_handler_in_a_clean_interpreter(tmp_path: Path) -
     print(f"\nhost artifact: {size / 1e6:.1f} MB unzipped, built in {elapsed:.1f} s")
 
     # then it carries the code and the pinned dependencies, but not boto3 (the runtime's)
-    for top in ("loader", "config", "pydantic", "pydantic_core", "psycopg2", "tenacity",
-                "aws_lambda_powertools"):
+    for top in (
+        "loader",
+        "config",
+        "pydantic",
+        "pydantic_core",
+        "psycopg2",
+        "tenacity",
+        "aws_lambda_powertools",
+    ):
         assert (artifact / top).is_dir(), f"{top} missing from the artifact"
     assert not (artifact / "boto3").exists()
     assert not (artifact / "botocore").exists()
@@ -116,11 +123,18 @@ def test_host_build_imports_the_handler_in_a_clean_interpreter(tmp_path: Path) -
 
     # and every module of loader/ and config/ imports with only the artifact and boto3 visible
     runtime = _runtime_stand_in(tmp_path / "runtime")
-    env = {"PATH": os.environ.get("PATH", ""), "HOME": str(tmp_path),
-           "AWS_DEFAULT_REGION": "us-east-1"}
+    env = {
+        "PATH": os.environ.get("PATH", ""),
+        "HOME": str(tmp_path),
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }
     result = subprocess.run(
         [sys.executable, "-I", "-S", "-c", _IMPORT_EVERYTHING, str(artifact), str(runtime)],
-        capture_output=True, text=True, env=env, cwd=tmp_path, check=False,
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        check=False,
     )
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout.strip().splitlines()[-1])
@@ -136,9 +150,17 @@ def test_sam_build_target_produces_a_lambda_arm64_cp312_artifact(tmp_path: Path)
     # SAM's ARTIFACTS_DIR
     artifacts = tmp_path / "LoaderFunction"
     subprocess.run(
-        ["make", "--no-print-directory", "-f", str(ROOT / "build.mk"), "build-LoaderFunction",
-         f"ARTIFACTS_DIR={artifacts}", f"LAMBDA_PYTHON={sys.executable}"],
-        check=True, cwd=tmp_path,
+        [
+            "make",
+            "--no-print-directory",
+            "-f",
+            str(ROOT / "build.mk"),
+            "build-LoaderFunction",
+            f"ARTIFACTS_DIR={artifacts}",
+            f"LAMBDA_PYTHON={sys.executable}",
+        ],
+        check=True,
+        cwd=tmp_path,
     )
     size = _size(artifacts)
     print(f"\nLambda artifact (arm64, cp312): {size / 1e6:.1f} MB unzipped")

@@ -38,21 +38,34 @@ STAR_RESOURCE_ALLOWED = {
 
 # Optional ARN-list parameter -> the statement it (alone) enables.
 OPTIONAL_GRANTS = {
-    "RedshiftClusterArns": ("DataApiOnClusters",
-                            "arn:aws:redshift:us-east-1:123456789012:cluster:dw"),
-    "RedshiftDbUserArns": ("ClusterCredentialsForUsers",
-                           "arn:aws:redshift:us-east-1:123456789012:dbuser:dw/loader"),
-    "RedshiftDbNameArns": ("ClusterCredentialsForDatabases",
-                           "arn:aws:redshift:us-east-1:123456789012:dbname:dw/dev"),
-    "RedshiftWorkgroupArns": ("ServerlessCredentials",
-                              "arn:aws:redshift-serverless:us-east-1:123456789012:workgroup/wg-1"),
-    "SecretArns": ("ReadDatabaseSecrets",
-                   "arn:aws:secretsmanager:us-east-1:123456789012:secret:dw-AbCdEf"),
+    "RedshiftClusterArns": (
+        "DataApiOnClusters",
+        "arn:aws:redshift:us-east-1:123456789012:cluster:dw",
+    ),
+    "RedshiftDbUserArns": (
+        "ClusterCredentialsForUsers",
+        "arn:aws:redshift:us-east-1:123456789012:dbuser:dw/loader",
+    ),
+    "RedshiftDbNameArns": (
+        "ClusterCredentialsForDatabases",
+        "arn:aws:redshift:us-east-1:123456789012:dbname:dw/dev",
+    ),
+    "RedshiftWorkgroupArns": (
+        "ServerlessCredentials",
+        "arn:aws:redshift-serverless:us-east-1:123456789012:workgroup/wg-1",
+    ),
+    "SecretArns": (
+        "ReadDatabaseSecrets",
+        "arn:aws:secretsmanager:us-east-1:123456789012:secret:dw-AbCdEf",
+    ),
     "KmsKeyArns": ("UseKmsKeys", "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab"),
     "ExtraTopicArns": ("PublishConfiguredTopics", "arn:aws:sns:us-east-1:123456789012:team-alerts"),
 }
 OPTIONAL_SIDS = {sid for sid, _ in OPTIONAL_GRANTS.values()} | {
-    "DataApiOnWorkgroups", "DataApiOwnStatements", "CreateFunctionEnis", "ManageFunctionEnis",
+    "DataApiOnWorkgroups",
+    "DataApiOwnStatements",
+    "CreateFunctionEnis",
+    "ManageFunctionEnis",
     "DescribeNetwork",
 }
 
@@ -173,9 +186,7 @@ class Stack:
 
     def statements(self, logical_id: str = "LoaderRole") -> dict[str, dict[str, Any]]:
         role = self.resources()[logical_id]["Properties"]
-        return {
-            s["Sid"]: s for p in role["Policies"] for s in p["PolicyDocument"]["Statement"]
-        }
+        return {s["Sid"]: s for p in role["Policies"] for s in p["PolicyDocument"]["Statement"]}
 
 
 def _all_statements(node: Any) -> list[dict[str, Any]]:
@@ -209,8 +220,11 @@ def test_cfn_lint_in_use_still_catches_bad_getatt_and_schedule() -> None:
     # Given a copy with an alarm action pointing at a non-existent topic and a bad rate
     broken = (
         TEMPLATE.read_text()
-        .replace("AlarmActions: [!Ref FailureTopic]",
-                 "AlarmActions: [!GetAtt FailureTopicX.TopicName]", 1)
+        .replace(
+            "AlarmActions: [!Ref FailureTopic]",
+            "AlarmActions: [!GetAtt FailureTopicX.TopicName]",
+            1,
+        )
         .replace("rate(1 minute)", "rate(1 minutes)")
     )
     assert broken != TEMPLATE.read_text()
@@ -284,8 +298,12 @@ def test_function_environment_names_the_tables_queue_and_topics(sam: dict[str, A
     assert env["LOADER_SUCCESS_TOPIC_ARN"] == {"Ref": "SuccessTopic"}
     assert env["LOADER_FAILURE_TOPIC_ARN"] == {"Ref": "FailureTopic"}
     assert set(env) >= {
-        "LOADER_LEASE_SECONDS", "LOADER_CONFIG_TTL_SECONDS", "LOADER_EVENT_BUS_NAME",
-        "POWERTOOLS_SERVICE_NAME", "POWERTOOLS_METRICS_NAMESPACE", "LOG_LEVEL",
+        "LOADER_LEASE_SECONDS",
+        "LOADER_CONFIG_TTL_SECONDS",
+        "LOADER_EVENT_BUS_NAME",
+        "POWERTOOLS_SERVICE_NAME",
+        "POWERTOOLS_METRICS_NAMESPACE",
+        "LOG_LEVEL",
     }
     resolved = Stack(sam).resolve(env)
     assert resolved["POWERTOOLS_METRICS_NAMESPACE"] == "S3RedshiftLoader"
@@ -333,9 +351,10 @@ def test_table_is_on_demand_recoverable_encrypted_and_retained(
     assert props["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
     assert props["SSESpecification"] == {"SSEEnabled": True}
     assert props["TableName"] == f"s3-redshift-loader-{logical}"
-    assert Stack(sam, LoaderName="orders").resources()[TABLES[logical]]["Properties"][
-        "TableName"
-    ] == f"orders-{logical}"
+    assert (
+        Stack(sam, LoaderName="orders").resources()[TABLES[logical]]["Properties"]["TableName"]
+        == f"orders-{logical}"
+    )
 
 
 # --------------------------------------------------------------------------------------------------
@@ -363,7 +382,8 @@ def test_resource_star_only_where_aws_offers_nothing_narrower(sam: dict[str, Any
         "StringEquals": {"redshift-data:statement-owner-iam-userid": "${aws:userid}"}
     }
     assert set(statements["DescribeNetwork"]["Action"]) == {
-        "ec2:DescribeNetworkInterfaces", "ec2:DescribeSubnets",
+        "ec2:DescribeNetworkInterfaces",
+        "ec2:DescribeSubnets",
     }
 
 
@@ -371,8 +391,11 @@ def test_role_attaches_no_managed_policies(sam: dict[str, Any]) -> None:
     role = sam["Resources"]["LoaderRole"]["Properties"]
     assert "ManagedPolicyArns" not in role
     assert role["AssumeRolePolicyDocument"]["Statement"] == [
-        {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"},
-         "Action": "sts:AssumeRole"}
+        {
+            "Effect": "Allow",
+            "Principal": {"Service": "lambda.amazonaws.com"},
+            "Action": "sts:AssumeRole",
+        }
     ]
 
 
@@ -399,7 +422,8 @@ def test_data_api_statements_follow_clusters_and_workgroups(sam: dict[str, Any])
     statements = Stack(sam, RedshiftWorkgroupArns=workgroup).statements()
     assert statements["DataApiOnWorkgroups"]["Resource"] == [workgroup]
     assert set(statements["DataApiOnWorkgroups"]["Action"]) == {
-        "redshift-data:ExecuteStatement", "redshift-data:BatchExecuteStatement",
+        "redshift-data:ExecuteStatement",
+        "redshift-data:BatchExecuteStatement",
     }
     assert "DataApiOwnStatements" in statements
     assert "DataApiOnClusters" not in statements
@@ -412,10 +436,13 @@ def test_state_access_is_limited_to_the_stack_tables_and_indexes(sam: dict[str, 
         statements["ReadConfigurations"]["Action"]
     )
     assert statements["ReadWriteBatchesAndLedger"]["Resource"] == [
-        {"Fn::GetAtt": ["BatchesTable", "Arn"]}, {"Fn::GetAtt": ["FilesTable", "Arn"]},
+        {"Fn::GetAtt": ["BatchesTable", "Arn"]},
+        {"Fn::GetAtt": ["FilesTable", "Arn"]},
     ]
     assert statements["QueryBatchIndexes"] == {
-        "Sid": "QueryBatchIndexes", "Effect": "Allow", "Action": "dynamodb:Query",
+        "Sid": "QueryBatchIndexes",
+        "Effect": "Allow",
+        "Action": "dynamodb:Query",
         "Resource": {"Fn::Sub": "${BatchesTable.Arn}/index/*"},
     }
 
@@ -423,14 +450,16 @@ def test_state_access_is_limited_to_the_stack_tables_and_indexes(sam: dict[str, 
 def test_queue_sns_events_and_logs_access_names_the_stack_resources(sam: dict[str, Any]) -> None:
     statements = Stack(sam).statements()
     assert statements["ConsumeQueues"]["Resource"] == [
-        {"Fn::GetAtt": ["FlushQueue", "Arn"]}, {"Fn::GetAtt": ["NotificationQueue", "Arn"]},
+        {"Fn::GetAtt": ["FlushQueue", "Arn"]},
+        {"Fn::GetAtt": ["NotificationQueue", "Arn"]},
     ]
     assert statements["SendFlushTimers"]["Resource"] == {"Fn::GetAtt": ["FlushQueue", "Arn"]}
     assert statements["SendFailedInvocations"]["Resource"] == {
         "Fn::GetAtt": ["DeadLetterQueue", "Arn"]
     }
     assert statements["PublishStackTopics"]["Resource"] == [
-        {"Ref": "SuccessTopic"}, {"Ref": "FailureTopic"},
+        {"Ref": "SuccessTopic"},
+        {"Ref": "FailureTopic"},
     ]
     assert statements["PutOutcomeEvents"]["Resource"] == (
         "arn:aws:events:us-east-1:123456789012:event-bus/default"
@@ -449,7 +478,8 @@ def test_source_reads_are_scoped_to_the_buckets_or_the_given_prefixes(sam: dict[
     assert whole["Resource"] == ["arn:aws:s3:::raw-a/*", "arn:aws:s3:::raw-b/*"]
     scoped = Stack(sam, SourcePrefixes="raw-a/orders,raw-b/events/eu").statements()
     assert scoped["ReadSourceObjects"]["Resource"] == [
-        "arn:aws:s3:::raw-a/orders/*", "arn:aws:s3:::raw-b/events/eu/*",
+        "arn:aws:s3:::raw-a/orders/*",
+        "arn:aws:s3:::raw-b/events/eu/*",
     ]
 
 
@@ -468,7 +498,8 @@ def test_vpc_access_exists_only_with_subnets_and_is_account_region_scoped(
     assert "VpcConfig" not in Stack(sam).resources()["LoaderFunction"]["Properties"]
     stack = Stack(sam, SubnetIds="subnet-1,subnet-2", SecurityGroupIds="sg-1")
     assert stack.resources()["LoaderFunction"]["Properties"]["VpcConfig"] == {
-        "SubnetIds": ["subnet-1", "subnet-2"], "SecurityGroupIds": ["sg-1"],
+        "SubnetIds": ["subnet-1", "subnet-2"],
+        "SecurityGroupIds": ["sg-1"],
     }
     statements = stack.statements()
     for sid in ("CreateFunctionEnis", "ManageFunctionEnis"):
@@ -491,7 +522,8 @@ def test_sqs_intake_lets_only_s3_of_the_configured_buckets_send(sam: dict[str, A
     }
     queue = resources["NotificationQueue"]["Properties"]
     assert queue["RedrivePolicy"] == {
-        "deadLetterTargetArn": {"Fn::GetAtt": ["DeadLetterQueue", "Arn"]}, "maxReceiveCount": "5",
+        "deadLetterTargetArn": {"Fn::GetAtt": ["DeadLetterQueue", "Arn"]},
+        "maxReceiveCount": "5",
     }
     mapping = resources["NotificationQueueMapping"]["Properties"]
     assert mapping["EventSourceArn"] == {"Fn::GetAtt": ["NotificationQueue", "Arn"]}
@@ -504,7 +536,8 @@ def test_eventbridge_intake_routes_object_created_of_the_buckets_to_the_queue(
     resources = Stack(sam, IntakeMode="eventbridge").resources()
     rule = resources["ObjectCreatedRule"]["Properties"]
     assert rule["EventPattern"] == {
-        "source": ["aws.s3"], "detail-type": ["Object Created"],
+        "source": ["aws.s3"],
+        "detail-type": ["Object Created"],
         "detail": {"bucket": {"name": ["raw-a", "raw-b"]}},
     }
     assert rule["Targets"][0]["Arn"] == {"Fn::GetAtt": ["NotificationQueue", "Arn"]}
@@ -523,7 +556,9 @@ def test_direct_intake_has_one_scoped_invoke_permission_per_bucket_and_no_queue(
     permissions = {k: v["Properties"] for k, v in resources.items() if k.startswith("DirectInvoke")}
     assert sorted(permissions) == [f"DirectInvokeBucket{i}" for i in (1, 2, 3)]
     assert [p["SourceArn"] for p in permissions.values()] == [
-        "arn:aws:s3:::raw-a", "arn:aws:s3:::raw-b", "arn:aws:s3:::raw-c",
+        "arn:aws:s3:::raw-a",
+        "arn:aws:s3:::raw-b",
+        "arn:aws:s3:::raw-c",
     ]
     for permission in permissions.values():
         assert permission["Principal"] == "s3.amazonaws.com"
@@ -543,7 +578,8 @@ def test_direct_intake_has_one_scoped_invoke_permission_per_bucket_and_no_queue(
 # --------------------------------------------------------------------------------------------------
 def test_event_source_mappings_report_batch_item_failures(sam: dict[str, Any]) -> None:
     mappings = {
-        k: r["Properties"] for k, r in sam["Resources"].items()
+        k: r["Properties"]
+        for k, r in sam["Resources"].items()
         if r["Type"] == "AWS::Lambda::EventSourceMapping"
     }
     assert set(mappings) == {"NotificationQueueMapping", "FlushQueueMapping"}
@@ -584,12 +620,24 @@ def test_sweep_runs_every_minute_with_the_sweep_input(sam: dict[str, Any]) -> No
 @pytest.mark.parametrize(
     ("alarm", "namespace", "metric", "dimension"),
     [
-        ("FunctionErrorsAlarm", "AWS/Lambda", "Errors",
-         {"Name": "FunctionName", "Value": {"Ref": "LoaderFunction"}}),
-        ("DeadLetterQueueAlarm", "AWS/SQS", "ApproximateNumberOfMessagesVisible",
-         {"Name": "QueueName", "Value": {"Fn::GetAtt": ["DeadLetterQueue", "QueueName"]}}),
-        ("OldestOpenBatchAgeAlarm", {"Ref": "MetricsNamespace"}, "OldestOpenBatchAgeSeconds",
-         {"Name": "service", "Value": {"Ref": "LoaderName"}}),
+        (
+            "FunctionErrorsAlarm",
+            "AWS/Lambda",
+            "Errors",
+            {"Name": "FunctionName", "Value": {"Ref": "LoaderFunction"}},
+        ),
+        (
+            "DeadLetterQueueAlarm",
+            "AWS/SQS",
+            "ApproximateNumberOfMessagesVisible",
+            {"Name": "QueueName", "Value": {"Fn::GetAtt": ["DeadLetterQueue", "QueueName"]}},
+        ),
+        (
+            "OldestOpenBatchAgeAlarm",
+            {"Ref": "MetricsNamespace"},
+            "OldestOpenBatchAgeSeconds",
+            {"Name": "service", "Value": {"Ref": "LoaderName"}},
+        ),
     ],
 )
 def test_alarm_watches_its_metric_and_notifies_the_failure_topic(
@@ -598,7 +646,9 @@ def test_alarm_watches_its_metric_and_notifies_the_failure_topic(
     props = sam["Resources"][alarm]["Properties"]
     assert props["AlarmActions"] == [{"Ref": "FailureTopic"}]
     assert (props["Namespace"], props["MetricName"], props["Dimensions"]) == (
-        namespace, metric, [dimension]
+        namespace,
+        metric,
+        [dimension],
     )
     assert props["ComparisonOperator"] == "GreaterThanThreshold"
     expected_threshold = (
@@ -615,7 +665,9 @@ def test_email_subscription_exists_only_with_an_address(sam: dict[str, Any]) -> 
     assert "FailureEmailSubscription" not in Stack(sam).resources()
     subscription = Stack(sam, AlertEmail="ops@example.com").resources()["FailureEmailSubscription"]
     assert subscription["Properties"] == {
-        "TopicArn": {"Ref": "FailureTopic"}, "Protocol": "email", "Endpoint": "ops@example.com",
+        "TopicArn": {"Ref": "FailureTopic"},
+        "Protocol": "email",
+        "Endpoint": "ops@example.com",
     }
 
 
@@ -628,10 +680,19 @@ def test_reserved_concurrency_is_set_only_when_asked(sam: dict[str, Any]) -> Non
 
 def test_outputs_expose_tables_queues_topics_and_function(sam: dict[str, Any]) -> None:
     assert set(sam["Outputs"]) >= {
-        "ConfigTableName", "BatchesTableName", "FilesTableName",
-        "NotificationQueueUrl", "NotificationQueueArn", "FlushQueueUrl", "FlushQueueArn",
-        "DeadLetterQueueUrl", "DeadLetterQueueArn", "SuccessTopicArn", "FailureTopicArn",
-        "FunctionName", "FunctionArn",
+        "ConfigTableName",
+        "BatchesTableName",
+        "FilesTableName",
+        "NotificationQueueUrl",
+        "NotificationQueueArn",
+        "FlushQueueUrl",
+        "FlushQueueArn",
+        "DeadLetterQueueUrl",
+        "DeadLetterQueueArn",
+        "SuccessTopicArn",
+        "FailureTopicArn",
+        "FunctionName",
+        "FunctionArn",
     }
     assert sam["Outputs"]["ConfigTableName"]["Value"] == {"Ref": "ConfigTable"}
     assert sam["Outputs"]["FlushQueueUrl"]["Value"] == {"Ref": "FlushQueue"}

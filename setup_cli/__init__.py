@@ -1,0 +1,1 @@
+"""`loader-admin`, the operator's command line (Typer + Rich; never imported by the Lambda)."""
