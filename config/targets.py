@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,62}$")
 _IAM_ROLE = re.compile(r"^arn:aws[a-z\-]*:iam::\d{12}:role/[\w+=,.@\-/]+$")
+_SCHEMA = re.compile(r"^[A-Za-z_][A-Za-z0-9_$]{0,126}$")
 
 
 class _Model(BaseModel):
@@ -35,6 +36,16 @@ class _TargetBase(_Model):
     """Run in the load's transaction after COPY (trusted operator SQL)."""
     merge: MergeOptions | None = None
     statement_timeout_seconds: Annotated[int, Field(ge=1, le=86_400)] = 840
+    ledger_schema: str = "loader_meta"
+    """Schema of the loader's ledger table (`<schema>.loaded_batches`) inside the target; created
+    if absent. The ledger is what makes a retried batch load exactly once into this target."""
+
+    @field_validator("ledger_schema")
+    @classmethod
+    def _ledger_schema(cls, value: str) -> str:
+        if not _SCHEMA.match(value):
+            raise ValueError("use letters, digits, '_' or '$', starting with a letter or '_'")
+        return value
 
     @field_validator("name")
     @classmethod
@@ -67,6 +78,9 @@ class CopyAuthorization(_Model):
     """Compatibility with the original loader: static keys (prefer IAM roles)."""
     encrypted_secret_access_key: str | None = None
     """KMS ciphertext (base64) of the secret key matching `access_key_id`."""
+    lambda_credentials: bool = False
+    """Compatibility with the original loader's default: COPY with the Lambda role's own temporary
+    credentials (ACCESS_KEY_ID / SECRET_ACCESS_KEY / SESSION_TOKEN). Prefer IAM roles."""
 
     @field_validator("iam_roles")
     @classmethod
@@ -79,6 +93,8 @@ class CopyAuthorization(_Model):
     @model_validator(mode="after")
     def _one_kind(self) -> Self:
         keys = self.access_key_id is not None or self.encrypted_secret_access_key is not None
+        if self.lambda_credentials and (keys or self.iam_roles):
+            raise ValueError("lambda_credentials excludes iam_roles and access keys")
         if keys and self.iam_roles:
             raise ValueError("use either iam_roles or access keys for COPY, not both")
         if keys and not (self.access_key_id and self.encrypted_secret_access_key):
@@ -94,6 +110,8 @@ class RedshiftTarget(_TargetBase):
     port: Annotated[int, Field(ge=1, le=65535)] = 5439
     database: str = "dev"
     user: str | None = None
+    """Database user. With auth 'iam' on a cluster: set, GetClusterCredentials for this user;
+    unset, GetClusterCredentialsWithIAM (the user is the Lambda role's IAM identity)."""
     cluster_identifier: str | None = None
     """Provisioned cluster: IAM credentials come from redshift:GetClusterCredentials."""
     workgroup_name: str | None = None
@@ -104,17 +122,16 @@ class RedshiftTarget(_TargetBase):
     """KMS ciphertext (base64) of the password, as the original loader stored it."""
     sslmode: Literal["verify-full", "verify-ca", "require", "disable"] = "verify-full"
     sslrootcert: str | None = None
+    """CA bundle for verify-ca / verify-full; default: `LOADER_REDSHIFT_CA_BUNDLE`, else the
+    system trust store."""
+    connect_timeout_seconds: Annotated[int, Field(ge=1, le=300)] = 10
     copy_authorization: CopyAuthorization = CopyAuthorization()
 
     @model_validator(mode="after")
     def _auth_fields(self) -> Self:
-        if self.auth == "iam":
-            if (self.cluster_identifier is None) == (self.workgroup_name is None):
-                raise ValueError(
-                    "auth 'iam' needs exactly one of cluster_identifier or workgroup_name"
-                )
-            if self.cluster_identifier and not self.user:
-                raise ValueError("auth 'iam' on a cluster needs the database user")
+        ambiguous = (self.cluster_identifier is None) == (self.workgroup_name is None)
+        if self.auth == "iam" and ambiguous:
+            raise ValueError("auth 'iam' needs exactly one of cluster_identifier or workgroup_name")
         if self.auth == "secret" and not self.secret_arn:
             raise ValueError("auth 'secret' needs secret_arn")
         if self.auth == "kms_password" and not (self.encrypted_password and self.user):
@@ -149,6 +166,8 @@ class PostgresTarget(_TargetBase):
     """libpq connection string without a password; or use secret_arn."""
     secret_arn: str | None = None
     sslmode: Literal["verify-full", "verify-ca", "require", "prefer", "disable"] = "verify-full"
+    sslrootcert: str | None = None
+    connect_timeout_seconds: Annotated[int, Field(ge=1, le=300)] = 10
 
     @model_validator(mode="after")
     def _where(self) -> Self:

@@ -23,6 +23,8 @@ class Settings:
     """CA bundle for Redshift TLS when a target sets no `sslrootcert` (else the system store)."""
     target_attempts: int = 4
     """Attempts per target within one invocation, for transient database errors."""
+    reconcile_lookback_seconds: float = 3600.0
+    """Reconciliation considers objects modified this recently (LastModified >= now - this)."""
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
@@ -42,4 +44,5 @@ class Settings:
             == "true",
             redshift_ca_bundle=env.get("LOADER_REDSHIFT_CA_BUNDLE") or None,
             target_attempts=int(env.get("LOADER_TARGET_ATTEMPTS", "4")),
+            reconcile_lookback_seconds=float(env.get("LOADER_RECONCILE_LOOKBACK_SECONDS", "3600")),
         )

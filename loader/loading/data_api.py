@@ -1,0 +1,250 @@
+"""The Redshift Data API (cluster or Serverless workgroup): no VPC networking, no driver.
+
+Per attempt: make sure the ledger exists, look the batch up in it, then submit the whole script
+with `batch_execute_statement` (one transaction) and poll `describe_statement` with a growing
+interval until FINISHED / FAILED / ABORTED; at the attempt's deadline the statement is cancelled
+and the attempt fails as retryable. Rows come from the script's COUNT sub-statement.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from loader.copy_sql import build_copy
+from loader.errors import (
+    LeaseLost,
+    LoaderError,
+    RetryableError,
+    TerminalError,
+    classify_aws_error,
+)
+from loader.loading import ledger, load_errors
+from loader.loading.db_errors import describe, is_transient
+from loader.loading.job import Loaded, TargetJob, bad_statement, with_error_rows
+from loader.loading.ledger import Dialect
+from loader.loading.script import Script, StepKind, build_script
+from loader.log import logger
+
+if TYPE_CHECKING:
+    from config.targets import DataApiTarget
+    from loader.copy_sql import CopySecrets
+    from loader.deps import Deps
+    from loader.loading.credentials import Credentials
+    from loader.processing import LoadErrorRow
+
+DONE = frozenset({"FINISHED", "FAILED", "ABORTED"})
+MAX_POLL_SECONDS = 10.0
+HEARTBEAT_SECONDS = 60.0
+# Redshift caps concurrent Data API statements and sessions; a slot frees up soon.
+_BUSY_CODES = frozenset({"ActiveStatementsExceededException", "ActiveSessionsExceededException"})
+
+
+def request_target(target: DataApiTarget) -> dict[str, str]:
+    """Where statements run and as whom (the keyword arguments every Data API call shares)."""
+    where = {"Database": target.database}
+    if target.cluster_identifier:
+        where["ClusterIdentifier"] = target.cluster_identifier
+    if target.workgroup_name:
+        where["WorkgroupName"] = target.workgroup_name
+    if target.secret_arn:
+        where["SecretArn"] = target.secret_arn
+    elif target.db_user and target.cluster_identifier:
+        where["DbUser"] = target.db_user
+    return where
+
+
+def next_poll(interval: float) -> float:
+    return min(interval * 1.5, MAX_POLL_SECONDS)
+
+
+def _aws_error(exc: ClientError | BotoCoreError) -> LoaderError:
+    code = exc.response.get("Error", {}).get("Code") if isinstance(exc, ClientError) else None
+    if code in _BUSY_CODES:
+        return RetryableError(f"Data API busy: {code}", code=code)
+    return classify_aws_error(exc)
+
+
+class DataApiAdapter:
+    def __init__(
+        self,
+        deps: Deps,
+        credentials: Credentials,
+        *,
+        monotonic: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self._deps = deps
+        self._credentials = credentials
+        self._monotonic = monotonic
+        self._sleep = sleep
+        self._ledgers: set[tuple[str, ...]] = set()
+
+    def load(self, job: TargetJob) -> Loaded:
+        target: DataApiTarget = job.target  # type: ignore[assignment]
+        secrets = self._credentials.copy_secrets(target.copy_authorization, job.config.copy_options)
+        script = self._script(job, target, secrets)
+        run = _Run(
+            self._deps.client("redshift-data"), job, target, secrets, self._monotonic, self._sleep
+        )
+        try:
+            self._ensure_ledger(run)
+            found = run.query(
+                ledger.lookup_sql(
+                    target.ledger_schema, job.batch.batch_id, target.name, Dialect.REDSHIFT
+                )
+            )
+            if found:
+                return Loaded(rows=_long(found[0][0]), already_loaded=True)
+            statement_id = run.submit_load([step.sql for step in script.steps])
+            rows = run.result(f"{statement_id}:{script.position(StepKind.COUNT)}")
+        except (ClientError, BotoCoreError) as exc:
+            raise _aws_error(exc) from None
+        return Loaded(rows=_long(rows[0][0]) if rows else 0)
+
+    def _script(self, job: TargetJob, target: DataApiTarget, secrets: CopySecrets) -> Script:
+        options, auth = job.config.copy_options, target.copy_authorization
+
+        def copy_into(table: str) -> str:
+            return build_copy(
+                table, target.columns, job.manifest_url, options, auth, secrets=secrets
+            )
+
+        try:
+            return build_script(
+                target,
+                job.entry,
+                dialect=Dialect.REDSHIFT,
+                timeout_ms=job.timeout_ms,
+                copy_into=copy_into,
+            )
+        except ValueError as exc:
+            raise bad_statement(target.name, exc) from None
+
+    def _ensure_ledger(self, run: _Run) -> None:
+        key = (*sorted(run.where.values()), run.target.ledger_schema)
+        if key in self._ledgers:
+            return
+        if not run.query(ledger.exists_sql(run.target.ledger_schema, Dialect.REDSHIFT)):
+            run.submit(ledger.ddl(run.target.ledger_schema, Dialect.REDSHIFT))
+            logger.info("ledger_created", target=run.target.name, schema=run.target.ledger_schema)
+        self._ledgers.add(key)
+
+
+class _Run:
+    """The statements of one attempt, sharing its deadline."""
+
+    def __init__(
+        self,
+        client: Any,
+        job: TargetJob,
+        target: DataApiTarget,
+        secrets: CopySecrets,
+        monotonic: Callable[[], float],
+        sleep: Callable[[float], None],
+    ) -> None:
+        self.client, self.job, self.target, self.secrets = client, job, target, secrets
+        self._monotonic, self._sleep = monotonic, sleep
+        self.where = request_target(target)
+        self.deadline = monotonic() + job.budget_seconds
+        self._beat_at = monotonic()
+
+    def query(self, sql: str) -> list[list[Any]]:
+        """Run one read and return its records (typed fields unwrapped)."""
+        statement_id = self.client.execute_statement(Sql=sql, **self.where)["Id"]
+        self._wait(statement_id)
+        return self.result(statement_id)
+
+    def submit(self, sqls: list[str]) -> str:
+        """Run statements in one transaction; return the batch id once FINISHED."""
+        statement_id: str = self.client.batch_execute_statement(Sqls=sqls, **self.where)["Id"]
+        self._wait(statement_id)
+        return statement_id
+
+    def submit_load(self, sqls: list[str]) -> str:
+        """`submit`, plus the rejected rows when the load fails for good."""
+        try:
+            return self.submit(sqls)
+        except TerminalError as exc:
+            raise with_error_rows(exc, self._error_rows()) from None
+
+    def result(self, statement_id: str) -> list[list[Any]]:
+        records = self.client.get_statement_result(Id=statement_id).get("Records", [])
+        return [[_value(field) for field in record] for record in records]
+
+    def _wait(self, statement_id: str) -> None:
+        interval = self.target.poll_interval_seconds
+        while True:
+            described = self.client.describe_statement(Id=statement_id)
+            status = described["Status"]
+            if status == "FINISHED":
+                return
+            if status in DONE:
+                raise self._failed(status, described.get("Error") or status)
+            now = self._monotonic()
+            if now >= self.deadline:
+                self._cancel(statement_id)
+                raise RetryableError(
+                    f"target {self.target.name}: Data API statement still {status} at the "
+                    "attempt's deadline; cancelled",
+                    target=self.target.name,
+                )
+            if now - self._beat_at >= HEARTBEAT_SECONDS:
+                self._heartbeat(statement_id)
+                self._beat_at = now
+            self._sleep(min(interval, max(self.deadline - now, 0.0)))
+            interval = next_poll(interval)
+
+    def _heartbeat(self, statement_id: str) -> None:
+        try:
+            self.job.heartbeat()
+        except LeaseLost:
+            self._cancel(statement_id)  # the new lease holder loads the batch, not us
+            raise
+
+    def _cancel(self, statement_id: str) -> None:
+        try:
+            self.client.cancel_statement(Id=statement_id)
+        except ClientError as exc:  # it finished meanwhile: nothing to cancel
+            logger.info("cancel_refused", target=self.target.name, error=type(exc).__name__)
+
+    def _failed(self, status: str, text: str) -> LoaderError:
+        message = describe(
+            self.target.name, None, text.removeprefix("ERROR:").strip(), secrets=self.secrets
+        )
+        if status == "ABORTED" or is_transient(None, text):
+            return RetryableError(message, target=self.target.name)
+        return TerminalError(message, target=self.target.name)
+
+    def _error_rows(self) -> tuple[LoadErrorRow, ...]:
+        serverless = self.target.workgroup_name is not None
+        for view in load_errors.views(serverless=serverless):
+            try:
+                records = self.query(load_errors.prefix_sql(view, self.job.batch.prefix))
+            except (LoaderError, ClientError, BotoCoreError) as exc:
+                logger.info(
+                    "load_errors_unavailable",
+                    target=self.target.name,
+                    view=view,
+                    error=type(exc).__name__,
+                )
+                continue
+            return load_errors.rows_from_view(self.target.name, records)
+        return ()
+
+
+def _value(field: dict[str, Any]) -> Any:
+    """A Data API typed field as a Python value."""
+    if field.get("isNull"):
+        return None
+    for key in ("longValue", "doubleValue", "booleanValue", "stringValue", "blobValue"):
+        if key in field:
+            return field[key]
+    return None
+
+
+def _long(value: Any) -> int:
+    return int(value) if value is not None else 0

@@ -1,0 +1,80 @@
+"""What a target adapter is asked to do, and what it answers. Values only."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Protocol
+
+from loader.errors import ConfigurationError, LoaderError
+from loader.loading.ledger import LedgerEntry
+from loader.loading.timing import SAFETY_SECONDS
+
+if TYPE_CHECKING:
+    from config.models import PrefixConfig
+    from config.targets import Target
+    from loader.models import Batch
+    from loader.processing import LoadErrorRow
+
+
+@dataclass(frozen=True)
+class TargetJob:
+    """One attempt at loading one batch into one target."""
+
+    config: PrefixConfig
+    target: Target
+    batch: Batch
+    manifest_url: str
+    now: float
+    """The loader's clock at the start of the attempt (the ledger's loaded_at)."""
+    budget_seconds: float
+    """How long the attempt may take, connection and polling included."""
+    timeout_ms: int
+    """`statement_timeout` for the transaction (less than the budget)."""
+    heartbeat: Callable[[], None]
+    """Renews the batch's lease; for adapters that wait a long time (Data API polling)."""
+
+    def transaction_deadline(self) -> float:
+        """When (time.monotonic) the load transaction must be over, counted from now."""
+        return time.monotonic() + self.budget_seconds - SAFETY_SECONDS
+
+    @property
+    def entry(self) -> LedgerEntry:
+        return LedgerEntry(
+            batch_id=self.batch.batch_id,
+            target=self.target.name,
+            prefix=self.batch.prefix,
+            manifest_url=self.manifest_url,
+            files=self.batch.file_count,
+            loaded_at=self.now,
+        )
+
+
+@dataclass(frozen=True)
+class Loaded:
+    rows: int
+    already_loaded: bool = False
+    """True when the target's ledger showed an earlier attempt had committed the batch."""
+
+
+class TargetAdapter(Protocol):
+    def load(self, job: TargetJob) -> Loaded:
+        """Load (or find loaded) the batch; raise RetryableError/TerminalError otherwise,
+        with the rejected rows in `error.fields["error_rows"]` when known."""
+        ...
+
+
+def with_error_rows(error: LoaderError, rows: tuple[LoadErrorRow, ...]) -> LoaderError:
+    error.fields["error_rows"] = rows
+    return error
+
+
+def error_rows(error: LoaderError) -> tuple[LoadErrorRow, ...]:
+    rows = error.fields.get("error_rows", ())
+    return tuple(rows)
+
+
+def bad_statement(target: str, exc: ValueError) -> ConfigurationError:
+    """The SQL builders refuse inconsistent settings with ValueError: a configuration problem."""
+    return ConfigurationError(f"target {target}: {exc}", target=target)

@@ -1,0 +1,148 @@
+"""Running a load script over one psycopg2 connection (Redshift clusters, Serverless, PostgreSQL).
+
+psycopg2 opens a transaction at the first statement (autocommit off), so the whole script is one
+transaction, committed at the end. On any error the caller rolls back before anything else is
+sent on the connection: retrying inside an aborted transaction is what gave the original loader
+its 25P02 errors.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from loader.errors import RetryableError
+from loader.loading import ledger
+from loader.loading.script import Script, Step, StepKind
+from loader.log import logger
+
+if TYPE_CHECKING:
+    from psycopg2.extensions import connection, cursor
+
+    from loader.loading.ledger import Dialect
+
+MIN_STEP_MS = 1000
+CopyRunner = Callable[["cursor", Step], int]
+"""Runs the COPY step itself and returns the rows it loaded (PostgreSQL's COPY FROM STDIN)."""
+
+
+@dataclass(frozen=True)
+class Committed:
+    rows: int
+    already_loaded: bool = False
+
+
+def connect(**params: Any) -> connection:
+    """A new connection, autocommit off. `params` are libpq keywords (password included)."""
+    import psycopg2
+
+    conn = psycopg2.connect(application_name="s3-redshift-loader", **params)
+    conn.autocommit = False
+    return conn
+
+
+def ensure_ledger(conn: connection, schema: str, dialect: Dialect) -> None:
+    """Create the ledger schema/table when absent, outside the load transaction."""
+    import psycopg2
+
+    with conn.cursor() as cur:
+        cur.execute(ledger.exists_sql(schema, dialect))
+        present = cur.fetchone() is not None
+    conn.rollback()
+    if present:
+        return
+    conn.autocommit = True
+    try:
+        with conn.cursor() as cur:
+            for statement in ledger.ddl(schema, dialect):
+                # A concurrent loader may create it first: IF NOT EXISTS races in PostgreSQL.
+                with contextlib.suppress(
+                    psycopg2.errors.UniqueViolation,
+                    psycopg2.errors.DuplicateSchema,
+                    psycopg2.errors.DuplicateTable,
+                ):
+                    cur.execute(statement)
+    finally:
+        conn.autocommit = False
+    logger.info("ledger_created", schema=schema)
+
+
+def run_script(
+    conn: connection,
+    script: Script,
+    *,
+    target: str,
+    deadline: float,
+    timeout_ms: int,
+    copy: CopyRunner | None = None,
+) -> Committed:
+    """Execute every step in one transaction and commit; stop early if the ledger has the batch.
+
+    `deadline` (time.monotonic) bounds the whole transaction, not just each statement: when less
+    time is left than the statement timeout, the timeout is lowered before the next step.
+    Errors propagate unchanged (the caller classifies them and rolls back).
+    """
+    rows = 0
+    with conn.cursor() as cur:
+        for step in script.steps:
+            started = time.monotonic()
+            timeout_ms = _tighten(cur, step, deadline - started, timeout_ms, target)
+            if step.kind is StepKind.COPY and copy is not None:
+                rows = copy(cur, step)
+            else:
+                cur.execute(step.sql)
+            if step.kind is StepKind.CHECK:
+                found = cur.fetchone()
+                if found is not None:
+                    conn.rollback()
+                    return Committed(rows=int(found[0] or 0), already_loaded=True)
+            elif step.kind is StepKind.COUNT:
+                counted = cur.fetchone()
+                rows = int(counted[0]) if counted and counted[0] is not None else rows
+            logger.debug(
+                "load_step",
+                target=target,
+                step=step.kind.value,
+                duration_ms=round((time.monotonic() - started) * 1000),
+            )
+    conn.commit()
+    return Committed(rows=rows)
+
+
+def _tighten(cur: cursor, step: Step, left_seconds: float, timeout_ms: int, target: str) -> int:
+    """The statement timeout for the next step: never past the transaction's deadline."""
+    left_ms = int(left_seconds * 1000)
+    if left_ms < MIN_STEP_MS:
+        raise RetryableError(
+            f"target {target}: the attempt ran out of time before {step.kind.value}",
+            target=target,
+        )
+    if step.kind is StepKind.TIMEOUT or left_ms >= timeout_ms:
+        return timeout_ms
+    cur.execute(f"SET statement_timeout TO {left_ms}")
+    return left_ms
+
+
+def rollback_quietly(conn: connection) -> None:
+    """ROLLBACK after a failure; a connection that is already gone needs none."""
+    import psycopg2
+
+    if conn.closed:
+        return
+    try:
+        conn.rollback()
+    except psycopg2.Error as exc:  # the connection broke with the error: closing is enough
+        logger.warning("rollback_failed", error=type(exc).__name__)
+
+
+def fetch_rows(conn: connection, sql: str) -> list[tuple[Any, ...]]:
+    """A read in its own short transaction (used after a rollback, for load error rows)."""
+    try:
+        with conn.cursor() as cur:
+            cur.execute(sql)
+            return list(cur.fetchall())
+    finally:
+        rollback_quietly(conn)

@@ -1,0 +1,198 @@
+"""PostgreSQL targets (Aurora, RDS, local): the loader itself streams the batch's files from S3
+into `COPY ... FROM STDIN`, one COPY per file, inside the same one-transaction script as Redshift
+(ledger check, pre_sql, truncate, merge, post_sql, ledger row).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from typing import TYPE_CHECKING, Any
+
+from loader.errors import LoaderError, TerminalError
+from loader.loading import load_errors, pg_input, pg_session
+from loader.loading.db_errors import classify_db_error
+from loader.loading.job import Loaded, TargetJob, bad_statement, with_error_rows
+from loader.loading.ledger import Dialect
+from loader.loading.script import Script, Step, build_script, set_rows_sql
+from loader.manifest import manifest_urls
+
+if TYPE_CHECKING:
+    from psycopg2.extensions import connection, cursor
+
+    from config.targets import PostgresTarget
+    from loader.adapters.s3_store import S3Store
+    from loader.loading.credentials import Credentials
+    from loader.loading.pg_input import PgCopyPlan
+
+_COLUMNS_SQL = (
+    "SELECT attname FROM pg_catalog.pg_attribute WHERE attrelid = %s::regclass "
+    "AND attnum > 0 AND NOT attisdropped AND attidentity = '' AND attgenerated = '' "
+    "ORDER BY attnum"
+)
+
+
+def zstd_available() -> bool:
+    return importlib.util.find_spec("zstandard") is not None
+
+
+def connection_params(target: PostgresTarget, secret: dict[str, Any] | None) -> dict[str, Any]:
+    """libpq keywords: the target's DSN, completed (and overridden) by a Secrets Manager secret."""
+    params: dict[str, Any] = {"dsn": target.dsn or ""}
+    if secret:
+        for ours, theirs in (
+            ("host", "host"),
+            ("port", "port"),
+            ("dbname", "dbname"),
+            ("user", "username"),
+            ("password", "password"),
+        ):
+            if secret.get(theirs) is not None:
+                params[ours] = secret[theirs]
+    params["sslmode"] = target.sslmode
+    if target.sslrootcert:
+        params["sslrootcert"] = target.sslrootcert
+    params["connect_timeout"] = target.connect_timeout_seconds
+    return params
+
+
+class _Feeder:
+    """Runs the COPY step: each file of the manifest, decompressed/converted, in turn."""
+
+    def __init__(self, s3: S3Store, urls: list[str], plan: PgCopyPlan, columns: list[str]):
+        self.s3, self.urls, self.plan, self.columns = s3, urls, plan, columns
+        self.current: str | None = None
+        self.origins: list[int] | None = None
+        self.failure: LoaderError | None = None
+
+    def copy(self, cur: cursor, step: Step) -> int:
+        total = 0
+        for url in self.urls:
+            self.current = url
+            cur.copy_expert(step.sql, self._reader(url), size=pg_input.CHUNK)
+            total += max(cur.rowcount, 0)
+        self.current = None
+        cur.execute(set_rows_sql(total))
+        return total
+
+    def _reader(self, url: str) -> pg_input.ChunkReader:
+        stream = pg_input.decompressed(self.s3.open(url), self.plan.compression, url)
+        if self.plan.json_ignorecase is None:
+            self.origins = None
+            chunks = pg_input.text_input(stream, self.plan.skip_lines)
+        else:
+            rows = pg_input.JsonRows(
+                stream, self.columns, ignorecase=self.plan.json_ignorecase, url=url
+            )
+            self.origins = rows.origins
+            chunks = rows.chunks()
+        return pg_input.ChunkReader(chunks, on_error=self._remember)
+
+    def _remember(self, exc: LoaderError) -> None:
+        # psycopg2 turns an exception raised by read() into QueryCanceled: keep the real one.
+        self.failure = exc
+
+
+class PostgresAdapter:
+    def __init__(self, credentials: Credentials, s3: S3Store) -> None:
+        self._credentials = credentials
+        self._s3 = s3
+        self._ledgers: set[tuple[str, str]] = set()
+
+    def load(self, job: TargetJob) -> Loaded:
+        import psycopg2
+
+        target: PostgresTarget = job.target  # type: ignore[assignment]
+        deadline = job.transaction_deadline()
+        plan = pg_input.pg_copy_plan(job.config.copy_options, zstd_available=zstd_available())
+        urls = manifest_urls(self._s3.read(job.manifest_url))
+        conn = self._connect(target)
+        feeder: _Feeder | None = None
+        try:
+            self._ensure_ledger(conn, target)
+            columns = self._columns(conn, target, plan)
+            feeder = _Feeder(self._s3, urls, plan, columns)
+            script = self._script(job, target, plan, columns)
+            committed = pg_session.run_script(
+                conn,
+                script,
+                target=target.name,
+                deadline=deadline,
+                timeout_ms=job.timeout_ms,
+                copy=feeder.copy,
+            )
+        except psycopg2.Error as exc:
+            raise self._failure(conn, target, exc, feeder) from None
+        finally:
+            conn.close()
+        return Loaded(committed.rows, committed.already_loaded)
+
+    def _connect(self, target: PostgresTarget) -> connection:
+        import psycopg2
+
+        secret = self._credentials.secret(target.secret_arn).fields if target.secret_arn else None
+        try:
+            return pg_session.connect(**connection_params(target, secret))
+        except psycopg2.Error as exc:
+            raise classify_db_error(exc, target=target.name) from None
+
+    def _ensure_ledger(self, conn: connection, target: PostgresTarget) -> None:
+        key = (conn.dsn, target.ledger_schema)
+        if key not in self._ledgers:
+            pg_session.ensure_ledger(conn, target.ledger_schema, Dialect.POSTGRES)
+            self._ledgers.add(key)
+
+    def _columns(self, conn: connection, target: PostgresTarget, plan: PgCopyPlan) -> list[str]:
+        """JSON needs the column names to pick fields by; text formats take the table's order."""
+        if target.columns or plan.json_ignorecase is None:
+            return list(target.columns or [])
+        with conn.cursor() as cur:
+            cur.execute(_COLUMNS_SQL, (target.table,))
+            names = [str(row[0]) for row in cur.fetchall()]
+        conn.rollback()
+        return names
+
+    def _script(
+        self, job: TargetJob, target: PostgresTarget, plan: PgCopyPlan, columns: list[str]
+    ) -> Script:
+        copy_columns = columns or None
+        try:
+            return build_script(
+                target,
+                job.entry,
+                dialect=Dialect.POSTGRES,
+                timeout_ms=job.timeout_ms,
+                copy_into=lambda table: pg_input.pg_copy_sql(table, copy_columns, plan),
+            )
+        except ValueError as exc:
+            raise bad_statement(target.name, exc) from None
+
+    def _failure(
+        self, conn: connection, target: PostgresTarget, exc: Exception, feeder: _Feeder | None
+    ) -> LoaderError:
+        pg_session.rollback_quietly(conn)
+        if feeder is not None and feeder.failure is not None:
+            return _bad_input(target.name, feeder.failure)
+        error = classify_db_error(exc, target=target.name)
+        if feeder is not None and feeder.current is not None and not error.retryable:
+            diag = getattr(exc, "diag", None)
+            row = load_errors.row_from_pg_error(
+                target.name,
+                feeder.current,
+                getattr(exc, "pgcode", None),
+                getattr(diag, "message_primary", None) or str(exc),
+                getattr(diag, "context", None),
+                line_offset=feeder.plan.skip_lines,
+                origins=feeder.origins,
+            )
+            with_error_rows(error, (row,))
+        return error
+
+
+def _bad_input(target: str, failure: LoaderError) -> LoaderError:
+    if not isinstance(failure, pg_input.BadInput):
+        return failure  # e.g. an S3 read that failed mid-file: already classified
+    from loader.processing import LoadErrorRow
+
+    error = TerminalError(f"target {target}: {failure}", target=target)
+    row = LoadErrorRow(target=target, file=failure.file, line=failure.line, reason=str(failure))
+    return with_error_rows(error, (row,))

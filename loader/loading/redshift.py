@@ -1,0 +1,138 @@
+"""Redshift over the PostgreSQL protocol (psycopg2): provisioned clusters and Serverless.
+
+Per attempt: decrypt/fetch secrets, connect with TLS verified by default, make sure the ledger
+exists, run the script (script.py) in one transaction, commit. On failure: ROLLBACK, classify,
+and for a terminal failure read the COPY's rejected rows (`pg_last_copy_id()`).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from loader.copy_sql import build_copy
+from loader.errors import LoaderError
+from loader.loading import load_errors, pg_session
+from loader.loading.db_errors import classify_db_error
+from loader.loading.job import Loaded, TargetJob, bad_statement, with_error_rows
+from loader.loading.ledger import Dialect
+from loader.loading.script import Script, build_script
+from loader.log import logger
+
+if TYPE_CHECKING:
+    from psycopg2.extensions import connection
+
+    from config.targets import RedshiftTarget
+    from loader.copy_sql import CopySecrets
+    from loader.loading.credentials import Credentials, DbLogin
+    from loader.processing import LoadErrorRow
+
+_SYSTEM_CA = "system"  # libpq >= 16: the operating system's trust store
+_VERIFYING = ("verify-ca", "verify-full")
+
+
+def connection_params(
+    target: RedshiftTarget, login: DbLogin, *, ca_bundle: str | None, libpq_version: int
+) -> dict[str, Any]:
+    """libpq keywords for the target. Pure (the password is in the result: never log it)."""
+    params: dict[str, Any] = {
+        "host": target.host,
+        "port": target.port,
+        "dbname": target.database,
+        "user": login.user,
+        "password": login.password,
+        "sslmode": target.sslmode,
+        "connect_timeout": target.connect_timeout_seconds,
+    }
+    rootcert = target.sslrootcert or ca_bundle
+    if rootcert is None and target.sslmode in _VERIFYING and libpq_version >= 160000:
+        rootcert = _SYSTEM_CA
+    if rootcert is not None:
+        params["sslrootcert"] = rootcert
+    return params
+
+
+class RedshiftAdapter:
+    def __init__(self, credentials: Credentials, *, ca_bundle: str | None = None) -> None:
+        self._credentials = credentials
+        self._ca_bundle = ca_bundle
+        self._ledgers: set[tuple[str, int, str, str]] = set()
+
+    def load(self, job: TargetJob) -> Loaded:
+        import psycopg2
+
+        target: RedshiftTarget = job.target  # type: ignore[assignment]
+        deadline = job.transaction_deadline()
+        secrets = self._credentials.copy_secrets(target.copy_authorization, job.config.copy_options)
+        script = self._script(job, target, secrets)
+        conn = self._connect(target)
+        try:
+            self._ensure_ledger(conn, target)
+            committed = pg_session.run_script(
+                conn, script, target=target.name, deadline=deadline, timeout_ms=job.timeout_ms
+            )
+        except psycopg2.Error as exc:
+            # `from None`: psycopg2's text may quote the statement, secrets and all.
+            raise self._failure(conn, target, exc, secrets) from None
+        finally:  # closing also ends a transaction an unexpected error left open
+            conn.close()
+        return Loaded(committed.rows, committed.already_loaded)
+
+    def _script(self, job: TargetJob, target: RedshiftTarget, secrets: CopySecrets) -> Script:
+        options, auth = job.config.copy_options, target.copy_authorization
+
+        def copy_into(table: str) -> str:
+            return build_copy(
+                table, target.columns, job.manifest_url, options, auth, secrets=secrets
+            )
+
+        try:
+            return build_script(
+                target,
+                job.entry,
+                dialect=Dialect.REDSHIFT,
+                timeout_ms=job.timeout_ms,
+                copy_into=copy_into,
+            )
+        except ValueError as exc:
+            raise bad_statement(target.name, exc) from None
+
+    def _connect(self, target: RedshiftTarget) -> connection:
+        import psycopg2
+
+        login = self._credentials.redshift_login(target)
+        params = connection_params(
+            target, login, ca_bundle=self._ca_bundle, libpq_version=psycopg2.__libpq_version__
+        )
+        try:
+            return pg_session.connect(**params)
+        except psycopg2.Error as exc:
+            raise classify_db_error(exc, target=target.name) from None
+
+    def _ensure_ledger(self, conn: connection, target: RedshiftTarget) -> None:
+        key = (target.host, target.port, target.database, target.ledger_schema)
+        if key not in self._ledgers:
+            pg_session.ensure_ledger(conn, target.ledger_schema, Dialect.REDSHIFT)
+            self._ledgers.add(key)
+
+    def _failure(
+        self, conn: connection, target: RedshiftTarget, exc: Exception, secrets: CopySecrets
+    ) -> LoaderError:
+        error = classify_db_error(exc, target=target.name, secrets=secrets)
+        pg_session.rollback_quietly(conn)
+        if not error.retryable and not conn.closed:
+            with_error_rows(error, self._error_rows(conn, target))
+        return error
+
+    def _error_rows(self, conn: connection, target: RedshiftTarget) -> tuple[LoadErrorRow, ...]:
+        import psycopg2
+
+        for view in load_errors.views(serverless=target.workgroup_name is not None):
+            try:
+                records = pg_session.fetch_rows(conn, load_errors.session_sql(view))
+            except psycopg2.Error as exc:  # no such view here (Serverless has no STL tables)
+                logger.info(
+                    "load_errors_unavailable", target=target.name, view=view, sqlstate=exc.pgcode
+                )
+                continue
+            return load_errors.rows_from_view(target.name, records)
+        return ()

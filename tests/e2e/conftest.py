@@ -1,0 +1,79 @@
+"""End-to-end fixtures: the whole loader over in-process moto, with real databases behind it.
+
+Setup chosen for this layer: **in-process `mock_aws`** (the `env` fixture of tests/conftest.py,
+one fresh AWS per test) shared with the Redshift stand-in, whose S3 reads run in a thread of this
+same process through `s3_client_factory` (moto's patch is process-wide). PostgreSQL, the stand-in
+and the fake Data API are session-scoped; every test works in tables of its own.
+
+    S3 event -> LoaderService.handle -> Processor -> build_loader(...) -> target
+      redshift: psycopg2 -> stand-in proxy -> PostgreSQL   (COPY FROM 's3://' emulated)
+      data_api: FakeRedshiftData -> stand-in -> PostgreSQL
+      postgres: psycopg2 -> PostgreSQL directly             (loader streams S3 into COPY)
+
+Nothing is skipped: if PostgreSQL cannot start, every test here fails loudly.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+
+import boto3
+import pytest
+from e2e.stack import IAM_USER, Stack, admin
+
+from redshift_standin.data_api import FakeRedshiftData
+from redshift_standin.postgres import EmbeddedPostgres
+from redshift_standin.proxy import StandIn
+from redshift_standin.testing import embedded_postgres, fake_data_api, standin
+from support.aws import Env
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[EmbeddedPostgres]:
+    with embedded_postgres() as server:
+        admin(server.dsn, f'CREATE ROLE "{IAM_USER}" LOGIN SUPERUSER')
+        yield server
+
+
+@pytest.fixture(scope="session")
+def proxy(postgres: EmbeddedPostgres) -> Iterator[StandIn]:
+    # Built on first COPY, inside a test, so it talks to that test's mock_aws.
+    with standin(postgres, lambda: boto3.client("s3", region_name="us-east-1")) as running:
+        yield running
+
+
+@pytest.fixture(scope="session")
+def data_api(proxy: StandIn) -> Iterator[FakeRedshiftData]:
+    with fake_data_api(proxy) as client:
+        yield client
+
+
+@pytest.fixture
+def stack(
+    env: Env, postgres: EmbeddedPostgres, proxy: StandIn, data_api: FakeRedshiftData
+) -> Iterator[Stack]:
+    session = env.session
+    env.deps._clients["redshift-data"] = data_api
+    sns, sqs = session.client("sns"), session.client("sqs")
+    topic = sns.create_topic(Name="loader-failures")["TopicArn"]
+    queue = sqs.create_queue(QueueName="failure-inbox")["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue_arn)
+    secret = session.client("secretsmanager").create_secret(
+        Name="warehouse-login", SecretString=json.dumps({"username": "postgres", "password": "x"})
+    )["ARN"]
+    built = Stack(
+        env,
+        postgres,
+        proxy,
+        data_api,
+        failure_queue_url=queue,
+        failure_topic_arn=topic,
+        secret_arn=secret,
+    )
+    yield built
+    for name in built.tables:
+        admin(postgres.dsn, f"DROP TABLE IF EXISTS {name}")
