@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from enum import StrEnum
-from typing import Annotated, Self
+from typing import Annotated, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -103,6 +103,33 @@ class ReuploadPolicy(StrEnum):
     """Load the new version too, in the prefix's open batch."""
 
 
+class AfterLoad(_Model):
+    """What happens to a batch's source files once the batch is `complete` (never before)."""
+
+    action: Literal["tag", "archive", "delete"]
+    """`tag` the objects, `archive` (move) them under `archive_prefix`, or `delete` them."""
+    archive_prefix: str | None = None
+    """`bucket/prefix` the files are moved under (their key is kept); outside watched prefixes."""
+    tag_key: str = "s3-redshift-loader"
+    tag_value: str = "loaded"
+
+    @field_validator("archive_prefix")
+    @classmethod
+    def _archive(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        value = normalise_prefix(value)
+        if not _BUCKET.match(value.split("/", 1)[0]):
+            raise ValueError(f"{value!r} does not start with a valid bucket name")
+        return value
+
+    @model_validator(mode="after")
+    def _needs_prefix(self) -> Self:
+        if (self.action == "archive") != (self.archive_prefix is not None):
+            raise ValueError("archive_prefix is required with action 'archive', and only then")
+        return self
+
+
 def normalise_prefix(value: str) -> str:
     """`s3://bucket/a/b/` -> `bucket/a/b`: the canonical form stored as the table key."""
     value = value.strip()
@@ -133,6 +160,8 @@ class PrefixConfig(_Model):
     """A key written again with new content: `ignore` it (keep the first) or `reload` it."""
     paused: bool = False
     """While paused, files keep being registered but no batch is sealed or loaded."""
+    after_load: AfterLoad | None = None
+    """Optional: tag, archive or delete the source files once their batch is complete."""
 
     @field_validator("prefix")
     @classmethod
@@ -170,6 +199,12 @@ class PrefixConfig(_Model):
             raise ValueError(
                 "manifest location is inside the watched prefix: the loader would load its "
                 "own manifests"
+            )
+        archive = self.after_load.archive_prefix if self.after_load else None
+        if archive and (archive + "/").startswith(watched.rstrip("/") + "/"):
+            raise ValueError(
+                "after_load.archive_prefix is inside the watched prefix: archived files would be "
+                "loaded again"
             )
         names = [t.name for t in self.targets]
         if len(set(names)) != len(names):

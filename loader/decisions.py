@@ -124,3 +124,8 @@ def classify_arrival(existing: FileRecord | None, obj: S3Object, policy: Reuploa
 def timer_delay(due_at: float, now: float, max_delay: int = 900) -> int:
     """SQS DelaySeconds for a flush timer: at most 15 minutes; a longer wait is re-armed."""
     return max(0, min(max_delay, int(due_at - now + 0.999)))
+
+
+def retry_delay(attempts: int, *, base: float = 30.0, cap: float = 900.0) -> float:
+    """Backoff before a batch's next automatic attempt after a transient failure."""
+    return float(min(cap, base * 2**attempts))

@@ -8,13 +8,15 @@ from typing import TYPE_CHECKING, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from loader import metrics
+from loader.decisions import retry_delay
 from loader.errors import LeaseLost, LoaderError, RetryableError, TerminalError
 from loader.log import logger
 from loader.manifest import build_manifest, failed_manifest_key, manifest_key
 from loader.models import Batch, BatchStatus, TargetState
 
 if TYPE_CHECKING:
-    from config.models import PrefixConfig
+    from config.models import AfterLoad, PrefixConfig
     from loader.deps import Deps
 
 
@@ -96,10 +98,36 @@ class Processor:
             # Someone took the batch over (our lease expired): they finish it, we stop.
             log.warning("lease_lost", batch_id=batch.batch_id, error=str(exc))
         except RetryableError as exc:
-            # Leave the batch leased: the lease expires and the sweep picks it up again.
-            log.warning("batch_retry_later", batch_id=batch.batch_id, error=str(exc))
+            batch = self._retry_later(
+                config, batch, owner, LoadResult(error=str(exc), retryable=True)
+            )
         except TerminalError as exc:
             batch = self._fail(config, batch, owner, LoadResult(error=str(exc)))
+        return batch
+
+    def _retry_later(
+        self, config: PrefixConfig, batch: Batch, owner: str, result: LoadResult
+    ) -> Batch:
+        """A transient failure: keep the batch leased for a backoff, after which the sweep takes
+        it over (one more attempt); report it only once the attempts are used up."""
+        if batch.attempts + 1 >= self._deps.settings.max_load_attempts:
+            return self._fail(config, batch, owner, result)
+        delay = retry_delay(batch.attempts)
+        try:
+            batch = self._deps.batches.renew_lease(
+                batch.batch_id, owner=owner, now=self._clock(), lease_seconds=delay
+            )
+        except LoaderError as exc:  # the lease is gone or DynamoDB is down: expiry still works
+            logger.warning("retry_not_scheduled", batch_id=batch.batch_id, error=str(exc))
+            return batch
+        logger.warning(
+            "batch_retry_scheduled",
+            batch_id=batch.batch_id,
+            prefix=batch.prefix,
+            attempt=batch.attempts + 1,
+            retry_in_s=delay,
+            error=result.error,
+        )
         return batch
 
     def _write_manifest(self, config: PrefixConfig, batch: Batch, owner: str) -> Batch:
@@ -175,9 +203,14 @@ class Processor:
                 bytes=batch.total_bytes,
                 duration_ms=duration_ms,
             )
+            metrics.count("BatchesLoaded")
+            metrics.count("FilesLoaded", batch.file_count)
+            metrics.milliseconds("LoadDuration", duration_ms)
+            if config.after_load is not None:
+                self._after_load(config.after_load, batch)
             return batch
-        if result.retryable and batch.attempts + 1 < self._deps.settings.max_load_attempts:
-            raise RetryableError(result.error or "load failed", batch_id=batch.batch_id)
+        if result.retryable:
+            return self._retry_later(config, batch, owner, result)
         return self._fail(config, batch, owner, result)
 
     def _fail(self, config: PrefixConfig, batch: Batch, owner: str, result: LoadResult) -> Batch:
@@ -188,7 +221,9 @@ class Processor:
                 config.manifest.bucket, key, failed_manifest_key(config.manifest, key)
             )
         if self._notifier is not None:
-            self._notifier.batch_finished(config, batch, result)
+            reported = batch.model_copy(update={"failed_manifest_url": failed_url})
+            self._notifier.batch_finished(config, reported, result)
+        metrics.count("BatchesFailed")
         try:
             batch = self._deps.batches.transition(
                 batch.batch_id,
@@ -211,3 +246,37 @@ class Processor:
             error=result.error,
         )
         return batch
+
+    def _after_load(self, action: AfterLoad, batch: Batch) -> None:
+        """Tag, archive or delete the batch's source files. The data is loaded whatever happens
+        here, so a failure is logged and counted, never turned into a batch error."""
+        s3 = self._deps.s3
+        done = failed = 0
+        for member in self._deps.batches.members(batch.batch_id):
+            try:
+                if action.action == "tag":
+                    s3.tag(member.url, action.tag_key, action.tag_value)
+                elif action.action == "archive":
+                    assert action.archive_prefix is not None
+                    s3.move(member.url, action.archive_prefix)
+                else:
+                    s3.delete(member.url)
+                done += 1
+            except LoaderError as exc:
+                failed += 1
+                logger.error(
+                    "after_load_failed",
+                    batch_id=batch.batch_id,
+                    url=member.url,
+                    action=action.action,
+                    error=str(exc),
+                )
+        logger.info(
+            "after_load_done",
+            batch_id=batch.batch_id,
+            action=action.action,
+            files=done,
+            failed=failed,
+        )
+        if failed:
+            metrics.count("AfterLoadFailures", failed)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from loader import metrics
 from loader.deps import Deps
 from loader.errors import MalformedEvent
 from loader.events import parse_event
@@ -53,7 +54,10 @@ def handle(event: Any, context: Any) -> dict[str, Any]:
         logger.error("event_rejected", error=str(exc))
         raise
     service = build_service(deps(), request_id)
-    result = service.handle(invocation, deadline=_deadline(context))
+    try:
+        result = service.handle(invocation, deadline=_deadline(context))
+    finally:
+        metrics.flush()
     if result.failed_message_ids:
         logger.warning(
             "partial_batch_failure",

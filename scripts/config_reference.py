@@ -23,7 +23,7 @@ from config.copy_options import (
     OrcFormat,
     ParquetFormat,
 )
-from config.models import ManifestLocation, Notifications, PrefixConfig, Thresholds
+from config.models import AfterLoad, ManifestLocation, Notifications, PrefixConfig, Thresholds
 from config.targets import (
     CopyAuthorization,
     DataApiTarget,
@@ -63,6 +63,7 @@ SECTIONS: list[tuple[str, type[BaseModel], str]] = [
     ("thresholds", Thresholds, ""),
     ("manifest", ManifestLocation, ""),
     ("notifications", Notifications, "Empty topics fall back to the stack's topics."),
+    ("after_load", AfterLoad, "Optional; applied only after the batch is complete."),
     ("targets[] — type `redshift`", RedshiftTarget, "Cluster or Serverless over psycopg2."),
     ("targets[] — type `data_api`", DataApiTarget, "Redshift Data API: no VPC needed."),
     ("targets[] — type `postgres`", PostgresTarget, "Aurora/RDS/local PostgreSQL."),

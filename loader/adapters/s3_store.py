@@ -57,6 +57,41 @@ class S3Store:
         except ClientError as exc:
             raise classify_aws_error(exc) from exc
 
+    @retrying()
+    def tag(self, url: str, key: str, value: str) -> None:
+        """Add one tag, keeping the object's other tags (PutObjectTagging replaces the set)."""
+        bucket, object_key = split_url(url)
+        try:
+            tags = self._s3.get_object_tagging(Bucket=bucket, Key=object_key)["TagSet"]
+            merged = [t for t in tags if t["Key"] != key] + [{"Key": key, "Value": value}]
+            self._s3.put_object_tagging(Bucket=bucket, Key=object_key, Tagging={"TagSet": merged})
+        except ClientError as exc:
+            raise classify_aws_error(exc) from exc
+
+    @retrying()
+    def move(self, url: str, target_prefix: str) -> str | None:
+        """Copy under `bucket/prefix` (keeping the key), then delete; None if already moved."""
+        bucket, key = split_url(url)
+        target_bucket, _, prefix = target_prefix.partition("/")
+        target_key = f"{prefix}/{key}" if prefix else key
+        try:
+            # Managed copy: multipart for objects over 5 GB.
+            self._s3.copy({"Bucket": bucket, "Key": key}, target_bucket, target_key)
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey"):
+                return None  # a previous attempt moved it already
+            raise classify_aws_error(exc) from exc
+        self.delete(url)
+        return f"s3://{target_bucket}/{target_key}"
+
+    @retrying()
+    def delete(self, url: str) -> None:
+        bucket, key = split_url(url)
+        try:
+            self._s3.delete_object(Bucket=bucket, Key=key)
+        except ClientError as exc:
+            raise classify_aws_error(exc) from exc
+
     def list_objects(self, bucket: str, prefix: str) -> Iterator[dict[str, Any]]:
         """Every object under a prefix, all pages."""
         paginator = self._s3.get_paginator("list_objects_v2")
