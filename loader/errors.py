@@ -66,6 +66,7 @@ _RETRYABLE_AWS_CODES = frozenset(
         "RequestTimeoutException",
         "KMSInternalException",
         "LimitExceededException",
+        "ActiveStatementsExceededException",  # Data API: too many statements running
     }
 )
 
