@@ -2,7 +2,8 @@
 
 Supported shapes: S3 notifications (any number of records), the same wrapped in SNS, in SQS, or
 SNS-in-SQS; EventBridge "Object Created" events (direct or in SQS); the loader's own flush-timer
-messages; and the scheduled sweep. S3 test events, deletions and restores are ignored, not errors.
+messages; the scheduled sweep; and the scheduled reconciliation (`{"loader": "reconcile"}`). S3
+test events, deletions and restores are ignored, not errors.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from loader.models import S3Object
 
 SWEEP = "sweep"
 FLUSH_TIMER = "flush_timer"
+RECONCILE = "reconcile"
 
 
 @dataclass(frozen=True)
@@ -36,11 +38,20 @@ class SweepRequest:
 
 
 @dataclass(frozen=True)
+class ReconcileRequest:
+    """List the configured prefixes (or one) in S3 and register files whose notifications never
+    arrived, among objects modified in the look-back window (default: the setting)."""
+
+    prefix: str | None = None
+    lookback_seconds: float | None = None
+
+
+@dataclass(frozen=True)
 class Ignored:
     reason: str
 
 
-Notice = S3Object | FlushTimer | SweepRequest | Ignored
+Notice = S3Object | FlushTimer | SweepRequest | ReconcileRequest | Ignored
 
 
 @dataclass
@@ -108,6 +119,11 @@ class _FlushTimerWire(_Wire):
     due_at: float
 
 
+class _ReconcileWire(_Wire):
+    prefix: str | None = Field(default=None, min_length=1)
+    lookback_seconds: float | None = Field(default=None, gt=0)
+
+
 # --- parsing -------------------------------------------------------------------------------
 
 
@@ -170,6 +186,12 @@ def _loader_message(raw: dict[str, Any]) -> list[Notice]:
         except ValidationError as exc:
             raise MalformedEvent(f"malformed flush timer: {_first_error(exc)}") from exc
         return [FlushTimer(timer.prefix, timer.batch_id, timer.due_at)]
+    if kind == RECONCILE:
+        try:
+            request = _ReconcileWire.model_validate(raw)
+        except ValidationError as exc:
+            raise MalformedEvent(f"malformed reconcile request: {_first_error(exc)}") from exc
+        return [ReconcileRequest(request.prefix, request.lookback_seconds)]
     raise MalformedEvent(f"unknown loader message kind {kind!r}")
 
 

@@ -20,7 +20,14 @@ from loader.decisions import (
     seal_reason,
 )
 from loader.errors import BatchConflict, ConfigurationError, LoaderError
-from loader.events import FlushTimer, Ignored, Invocation, SweepRequest
+from loader.events import (
+    FlushTimer,
+    Ignored,
+    Invocation,
+    Message,
+    ReconcileRequest,
+    SweepRequest,
+)
 from loader.log import logger
 from loader.models import Batch, BatchStatus, S3Object
 from loader.processing import BatchLoader, Notifier, Processor
@@ -29,6 +36,7 @@ if TYPE_CHECKING:
     from config.models import PrefixConfig
     from loader.adapters.config_store import ConfigSet
     from loader.deps import Deps
+    from loader.reconcile import ReconcileReport
 
 
 def new_owner_id(request_id: str | None = None) -> str:
@@ -116,6 +124,8 @@ class LoaderService:
             self.on_timer(notice, deadline)
         elif isinstance(notice, SweepRequest):
             self.sweep(deadline)
+        elif isinstance(notice, ReconcileRequest):
+            self.reconcile(notice, deadline, result)
         elif isinstance(notice, Ignored):
             logger.info("event_ignored", reason=notice.reason)
 
@@ -295,6 +305,35 @@ class LoaderService:
             (c for c in self._deps.configs.current(self._clock()).valid if c.prefix == prefix),
             None,
         )
+
+    # --- reconciliation: files whose notifications never arrived ----------------------------
+
+    def reconcile(
+        self, request: ReconcileRequest, deadline: float, result: Result | None = None
+    ) -> ReconcileReport:
+        """List configured prefixes in S3 (objects modified within the look-back window) and
+        register what the ledger lacks through `handle`, as if S3 had announced it."""
+        from loader.reconcile import reconcile
+
+        def register(objects: Iterable[S3Object]) -> Result:
+            message = Message(message_id=None, notices=list(objects))
+            return self.handle(Invocation(from_sqs=False, messages=[message]), deadline=deadline)
+
+        report = reconcile(
+            self._deps,
+            register,
+            now=self._clock(),
+            lookback_seconds=request.lookback_seconds
+            or self._deps.settings.reconcile_lookback_seconds,
+            prefix=request.prefix,
+            deadline=deadline,
+            clock=self._clock,
+        )
+        if result is not None:
+            result.registered += report.registered
+            result.duplicates += report.duplicates
+            result.sealed += report.sealed
+        return report
 
 
 def resolve(configs: ConfigSet, obj: S3Object) -> PrefixConfig | None:

@@ -10,10 +10,11 @@ import typer
 from config.models import PrefixConfig, normalise_prefix
 from loader.admin import split
 from loader.errors import ConfigurationError, LoaderError
+from loader.models import BatchStatus
 from setup_cli import original, wizard
 from setup_cli.context import Cli, Format, Output, Yes, cli
 from setup_cli.documents import load_configs, read_documents, to_document, to_yaml
-from setup_cli.errors import EXIT_ATTENTION
+from setup_cli.errors import EXIT_ATTENTION, EXIT_ERROR
 from setup_cli.explain import explain as explain_object
 from setup_cli.output import emit_json, err, examples, fields, ok, out, table, warn
 
@@ -125,8 +126,20 @@ def _thresholds(config: PrefixConfig) -> str:
     return " / ".join(p for p in parts if p)
 
 
-@app.command(epilog=examples("loader-admin config delete my-bucket/events --yes"))
-def delete(ctx: typer.Context, prefix: Prefix, yes: Yes = False) -> None:
+@app.command(
+    epilog=examples(
+        "loader-admin config delete my-bucket/events --yes",
+        "loader-admin config delete my-bucket/events --unwire --yes",
+    )
+)
+def delete(
+    ctx: typer.Context,
+    prefix: Prefix,
+    yes: Yes = False,
+    unwire: Annotated[
+        bool, typer.Option("--unwire", help="Also remove its `bucket wire` notification rule.")
+    ] = False,
+) -> None:
     """Delete a configuration. New files under it are then ignored; batches stay as they are."""
     state = cli(ctx)
     prefix = normalise_prefix(prefix)
@@ -139,6 +152,73 @@ def delete(ctx: typer.Context, prefix: Prefix, yes: Yes = False) -> None:
         typer.confirm(f"Delete the configuration of {prefix}?", abort=True)
     state.deps().configs.delete(prefix)
     ok(f"deleted  {prefix}")
+    if unwire:
+        from setup_cli.bucket_cmd import unwire_after_delete
+
+        unwire_after_delete(state, prefix)
+
+
+def _set_paused(state: Cli, config: PrefixConfig, paused: bool) -> PrefixConfig:
+    document = to_document(config)
+    document["paused"] = paused
+    updated = PrefixConfig.model_validate(document)
+    state.deps().configs.put(updated, state.clock())
+    return updated
+
+
+@app.command(epilog=examples("loader-admin config pause my-bucket/events"))
+def pause(ctx: typer.Context, prefix: Prefix) -> None:
+    """Hold a prefix: files keep being registered, but no batch is sealed or loaded until
+    `config resume` (a batch already sealed finishes). The loader sees the change within
+    LOADER_CONFIG_TTL_SECONDS."""
+    state = cli(ctx)
+    config = _store_get(state, prefix)
+    if config.paused:
+        warn(f"{config.prefix} is already paused")
+        return
+    _set_paused(state, config, True)
+    ok(f"paused  {config.prefix}  (files are still registered; nothing is sealed or loaded)")
+
+
+@app.command(epilog=examples("loader-admin config resume my-bucket/events"))
+def resume(ctx: typer.Context, prefix: Prefix, output: Output = None) -> None:
+    """Resume a paused prefix and continue where it stopped: its open batch is sealed and loaded
+    now if a threshold is already met (otherwise its thresholds and the sweep seal it)."""
+    from loader.admin import RUN_SECONDS
+    from loader.decisions import seal_reason
+
+    state = cli(ctx)
+    config = _store_get(state, prefix)
+    if config.paused:
+        config = _set_paused(state, config, False)
+    else:
+        warn(f"{config.prefix} was not paused")
+    ops = state.ops()
+    batch = ops.deps.batches.open_batch(config.prefix)
+    now = state.clock()
+    reason = seal_reason(batch, config.thresholds, now) if batch is not None else None
+    done = (
+        ops.service.seal_and_process(config, batch, reason, now + RUN_SECONDS)
+        if (batch is not None and reason is not None)
+        else None
+    )
+    if state.fmt(output) is Format.JSON:
+        emit_json(
+            {
+                "prefix": config.prefix,
+                "paused": False,
+                "sealed": done.batch_id if done else None,
+                "reason": reason,
+                "status": done.status.value if done else None,
+            }
+        )
+    else:
+        ok(f"resumed  {config.prefix}")
+        if done is not None:
+            ok(f"batch {done.batch_id} was due ({reason}): {done.status}")
+    if done is not None and done.status is BatchStatus.ERROR:
+        err.print(f"batch {done.batch_id} failed: {done.error}", markup=False)
+        raise typer.Exit(EXIT_ERROR)
 
 
 @app.command(

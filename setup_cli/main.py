@@ -1,5 +1,5 @@
 """`loader-admin`: one command for the operator. Sub-commands: config, tables, batch, file,
-status (and `local`, when local mode is installed).
+status, bucket, reconcile, kms (and `local`, when local mode is installed).
 
 Exit codes: 0 ok; 1 error (the message says why; no stack trace for expected failures);
 2 usage error; 3 needs attention (`status`, `config import-original` with items left over).
@@ -13,11 +13,21 @@ from typing import Annotated, Any
 import typer
 from typer.core import TyperGroup
 
-from setup_cli import batch_cmd, config_cmd, file_cmd, status_cmd, tables_cmd
+from setup_cli import (
+    batch_cmd,
+    bucket_cmd,
+    config_cmd,
+    file_cmd,
+    kms_cmd,
+    reconcile_cmd,
+    status_cmd,
+    tables_cmd,
+)
 from setup_cli.context import Cli, Format, quiet_loader_logs
 from setup_cli.errors import EXIT_ERROR, expected_errors, report
 
-HELP = """Operate an s3-redshift-loader: configurations, tables, batches, files and health.
+HELP = """Operate an s3-redshift-loader: configurations, tables, batches, files, health, bucket
+notifications and reconciliation.
 
 AWS access works as in the AWS CLI: --profile/--region or AWS_PROFILE, AWS_REGION,
 AWS_ACCESS_KEY_ID..., and AWS_ENDPOINT_URL for a local endpoint.
@@ -89,6 +99,9 @@ app.add_typer(tables_cmd.app, name="tables")
 app.add_typer(batch_cmd.app, name="batch")
 app.add_typer(file_cmd.app, name="file")
 status_cmd.register(app)
+app.add_typer(bucket_cmd.app, name="bucket")
+reconcile_cmd.register(app)
+app.add_typer(kms_cmd.app, name="kms")
 
 
 def _add_local(root_app: typer.Typer) -> None:

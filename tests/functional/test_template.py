@@ -617,6 +617,42 @@ def test_sweep_runs_every_minute_with_the_sweep_input(sam: dict[str, Any]) -> No
     assert json.loads(target["Input"]) == {"loader": "sweep"}
 
 
+def test_reconcile_runs_every_15_minutes_with_the_reconcile_input(sam: dict[str, Any]) -> None:
+    resources = Stack(sam).resources()
+    assert resources["LoaderFunctionReconcile"]["Type"] == "AWS::Events::Rule"
+    assert resources["LoaderFunctionReconcilePermission"]["Type"] == "AWS::Lambda::Permission"
+    rule = resources["LoaderFunctionReconcile"]["Properties"]
+    assert rule["ScheduleExpression"] == "rate(15 minutes)"
+    (target,) = rule["Targets"]
+    assert target["Arn"] == {"Fn::GetAtt": ["LoaderFunction", "Arn"]}
+    assert json.loads(target["Input"]) == {"loader": "reconcile"}
+    # the look-back window reaches the function, and the schedule is a parameter
+    env = resources["LoaderFunction"]["Properties"]["Environment"]["Variables"]
+    assert env["LOADER_RECONCILE_LOOKBACK_SECONDS"] == "3600"
+    hourly = Stack(sam, ReconcileSchedule="rate(1 hour)", ReconcileLookbackSeconds="10800")
+    assert hourly.resources()["LoaderFunctionReconcile"]["Properties"]["ScheduleExpression"] == (
+        "rate(1 hour)"
+    )
+    variables = hourly.resources()["LoaderFunction"]["Properties"]["Environment"]["Variables"]
+    assert variables["LOADER_RECONCILE_LOOKBACK_SECONDS"] == "10800"
+
+
+def test_reconcile_may_list_the_source_buckets_and_nothing_else(sam: dict[str, Any]) -> None:
+    statement = Stack(sam).statements()["ListSourceBuckets"]
+    assert statement["Action"] == "s3:ListBucket"
+    assert statement["Resource"] == ["arn:aws:s3:::raw-a", "arn:aws:s3:::raw-b"]
+    assert "Condition" not in statement
+    # no other statement lists anything, and prefixes narrow reads, not the listing's buckets
+    listing = [
+        s
+        for s in _all_statements(sam["Resources"]["LoaderRole"])
+        if "s3:ListBucket" in _as_list(s["Action"])
+    ]
+    assert [s["Sid"] for s in listing] == ["ListSourceBuckets"]
+    scoped = Stack(sam, SourcePrefixes="raw-a/orders").statements()["ListSourceBuckets"]
+    assert scoped["Resource"] == ["arn:aws:s3:::raw-a", "arn:aws:s3:::raw-b"]
+
+
 @pytest.mark.parametrize(
     ("alarm", "namespace", "metric", "dimension"),
     [
