@@ -208,21 +208,10 @@ class Operations:
         batch_id, now = plan.batch.batch_id, self.clock()
         if plan.action == "resume":
             batch = store.take_over(batch_id, owner=self.owner, now=now, lease_seconds=lease)
-        else:
-            if plan.omit:
-                store.omit_members(batch_id, plan.omit, now=now)
-            batch = store.transition(
-                batch_id,
-                owner=self.owner,
-                current=BatchStatus.ERROR,
-                wanted=BatchStatus.SEALED,
-                now=now,
-                lease_seconds=lease,
-                error=None,
-                error_kind=None,
-                failed_manifest_url=None,
-            )
-        return self._processor.run(config, batch, self.owner, self.clock() + RUN_SECONDS)
+            return self._processor.run(config, batch, self.owner, self.clock() + RUN_SECONDS)
+        if plan.omit:
+            store.omit_members(batch_id, plan.omit, now=now)
+        return self.service.retry_failed(plan.batch, self.clock() + RUN_SECONDS)
 
     def unlock(self, batch_id: str, *, force: bool = False) -> Batch:
         """Expire a stuck lease so the sweep (or `reprocess`) takes the batch over."""

@@ -47,11 +47,21 @@ class ReconcileRequest:
 
 
 @dataclass(frozen=True)
+class ReprocessRequest:
+    """The loader's own failure notification, routed back to it: retry that batch."""
+
+    batch_id: str
+
+
+@dataclass(frozen=True)
 class Ignored:
     reason: str
 
 
-Notice = S3Object | FlushTimer | SweepRequest | ReconcileRequest | Ignored
+Notice = S3Object | FlushTimer | SweepRequest | ReconcileRequest | ReprocessRequest | Ignored
+
+# The schema of the loader's own outcome notifications (loader/loading/message.py).
+OUTCOME_SCHEMA = "s3-redshift-loader/batch-outcome/1"
 
 
 @dataclass
@@ -210,6 +220,8 @@ def parse_payload(raw: Any, *, depth: int = 0) -> list[Notice]:
         return [Ignored("S3 test event")]
     if "loader" in raw:
         return _loader_message(raw)
+    if raw.get("schema") == OUTCOME_SCHEMA:
+        return [_outcome(raw)]
     if raw.get("Type") == "Notification" and "Message" in raw:  # SNS envelope inside SQS
         return parse_payload(raw["Message"], depth=depth + 1)
     if "detail-type" in raw:
@@ -218,6 +230,15 @@ def parse_payload(raw: Any, *, depth: int = 0) -> list[Notice]:
     if isinstance(records, list):
         return _records(records, depth)
     raise MalformedEvent("event is not an S3, SNS, SQS, EventBridge or loader event")
+
+
+def _outcome(raw: dict[str, Any]) -> Notice:
+    batch_id = raw.get("batch_id")
+    if not isinstance(batch_id, str) or not batch_id:
+        raise MalformedEvent("outcome notification without batch_id")
+    if raw.get("status") != "error":
+        return Ignored(f"outcome notification with status {raw.get('status')!r}")
+    return ReprocessRequest(batch_id)
 
 
 def _records(records: list[Any], depth: int) -> list[Notice]:

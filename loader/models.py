@@ -82,6 +82,8 @@ class Batch(_Model):
     error: str | None = None
     error_kind: str | None = None  # "retryable" | "terminal"
     attempts: int = 0
+    auto_reprocessed: int = 0
+    """How often the batch was reprocessed automatically from its failure notification."""
     timer_armed: bool = False
     targets: dict[str, TargetState] = Field(default_factory=dict)
 

@@ -7,7 +7,7 @@ from typing import Any
 
 from loader import metrics
 from loader.deps import Deps
-from loader.errors import MalformedEvent
+from loader.errors import LoaderError, MalformedEvent
 from loader.events import parse_event
 from loader.log import logger
 from loader.service import LoaderService, new_owner_id
@@ -58,6 +58,8 @@ def handle(event: Any, context: Any) -> dict[str, Any]:
         result = service.handle(invocation, deadline=_deadline(context))
     finally:
         metrics.flush()
+    if result.failed_batches and not invocation.from_sqs:
+        _report_failed_batches(deps(), result.failed_batches)
     if result.failed_message_ids:
         logger.warning(
             "partial_batch_failure",
@@ -65,3 +67,26 @@ def handle(event: Any, context: Any) -> dict[str, Any]:
             total=len(invocation.messages),
         )
     return result.as_response(invocation.from_sqs)
+
+
+class BatchLoadFailed(LoaderError):
+    """A direct invocation loaded a batch that failed (the original loader's behaviour)."""
+
+
+def _report_failed_batches(d: Deps, batch_ids: list[str]) -> None:
+    """Fail a direct invocation whose batch failed, so Lambda's error metrics and destinations
+    see it; `SuppressFailureStatusOnSuccessfulNotification=true` keeps it successful when a
+    failure topic was told (compatibility with the original loader). SQS invocations never fail
+    for a load failure: their files are registered, and the batch is visible in `error`."""
+    configs = {c.prefix: c for c in d.configs.current(time.time()).valid}
+
+    def notified(batch_id: str) -> bool:
+        batch = d.batches.get_batch(batch_id)
+        config = configs.get(batch.prefix) if batch else None
+        topic = config.notifications.failure_topic_arn if config else None
+        return bool(topic or d.settings.default_failure_topic_arn)
+
+    if d.settings.suppress_failure_status and all(notified(b) for b in batch_ids):
+        logger.info("failure_status_suppressed", batches=batch_ids)
+        return
+    raise BatchLoadFailed(f"batch load failed: {', '.join(batch_ids)}", batches=batch_ids)

@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from loader import metrics
 from loader.decisions import (
     age_due_at,
     lease_expired,
@@ -26,6 +27,7 @@ from loader.events import (
     Invocation,
     Message,
     ReconcileRequest,
+    ReprocessRequest,
     SweepRequest,
 )
 from loader.log import logger
@@ -51,6 +53,8 @@ class Result:
     duplicates: int = 0
     skipped: int = 0
     sealed: list[str] = field(default_factory=list)
+    failed_batches: list[str] = field(default_factory=list)
+    """Batches that this invocation drove to `error` (a direct invocation reports them)."""
 
     def as_response(self, from_sqs: bool) -> dict[str, Any]:
         if from_sqs:
@@ -60,6 +64,7 @@ class Result:
             "duplicates": self.duplicates,
             "skipped": self.skipped,
             "sealed": self.sealed,
+            "failed_batches": self.failed_batches,
         }
 
 
@@ -77,6 +82,7 @@ class LoaderService:
         self._clock = clock
         self._owner = owner or new_owner_id()
         self._processor = Processor(deps, loader, notifier, clock)
+        self._failed: list[str] = []
 
     # --- entry point --------------------------------------------------------------------
 
@@ -99,6 +105,7 @@ class LoaderService:
         for prefix, entries in by_prefix.items():
             self._ingest_prefix(configs, prefix, entries, result, invocation.from_sqs, deadline)
         result.failed_message_ids = sorted(set(result.failed_message_ids))
+        result.failed_batches = list(self._failed)
         return result
 
     def _route(
@@ -126,6 +133,8 @@ class LoaderService:
             self.sweep(deadline)
         elif isinstance(notice, ReconcileRequest):
             self.reconcile(notice, deadline, result)
+        elif isinstance(notice, ReprocessRequest):
+            self.reprocess_after_failure(notice.batch_id, deadline)
         elif isinstance(notice, Ignored):
             logger.info("event_ignored", reason=notice.reason)
 
@@ -171,6 +180,11 @@ class LoaderService:
             batch_id=outcome.batch.batch_id if outcome.batch else None,
             duration_ms=round((self._clock() - started) * 1000),
         )
+        metrics.count(
+            "FilesRegistered", len(outcome.registered) + len(outcome.reuploads_registered)
+        )
+        if outcome.duplicates:
+            metrics.count("DuplicateNotifications", len(outcome.duplicates))
         if outcome.batch is not None:
             self._consider(config, outcome.batch, deadline, result)
 
@@ -220,7 +234,50 @@ class LoaderService:
             files=sealed.file_count,
             bytes=sealed.total_bytes,
         )
-        return self._processor.run(config, sealed, self._owner, deadline)
+        return self._run(config, sealed, deadline)
+
+    def _run(self, config: PrefixConfig, batch: Batch, deadline: float) -> Batch:
+        """Drive a batch this worker holds; remember the ones that ended in error."""
+        done = self._processor.run(config, batch, self._owner, deadline)
+        if done.status is BatchStatus.ERROR:
+            self._failed.append(done.batch_id)
+        return done
+
+    def retry_failed(self, batch: Batch, deadline: float, **fields: Any) -> Batch:
+        """error -> sealed under our lease, then processed again: membership is unchanged and
+        each target's ledger skips what it already loaded, so nothing loads twice."""
+        config = self._config_for_prefix(batch.prefix)
+        if config is None:
+            raise ConfigurationError(f"no configuration for prefix {batch.prefix!r}")
+        sealed = self._deps.batches.transition(
+            batch.batch_id,
+            owner=self._owner,
+            current=BatchStatus.ERROR,
+            wanted=BatchStatus.SEALED,
+            now=self._clock(),
+            lease_seconds=self._deps.settings.lease_seconds,
+            error=None,
+            error_kind=None,
+            failed_manifest_url=None,
+            **fields,
+        )
+        return self._run(config, sealed, deadline)
+
+    def reprocess_after_failure(self, batch_id: str, deadline: float) -> Batch | None:
+        """The loader's own failure notification, routed back to it by an operator (SNS -> SQS
+        or SNS -> Lambda): retry the batch, at most `max_auto_reprocess` times."""
+        batch = self._deps.batches.get_batch(batch_id)
+        if batch is None or batch.status is not BatchStatus.ERROR:
+            return None  # already reprocessed, or never failed
+        limit = self._deps.settings.max_auto_reprocess
+        if batch.auto_reprocessed >= limit:
+            logger.warning("auto_reprocess_exhausted", batch_id=batch_id, limit=limit)
+            return None
+        logger.info("auto_reprocess", batch_id=batch_id, attempt=batch.auto_reprocessed + 1)
+        try:
+            return self.retry_failed(batch, deadline, auto_reprocessed=batch.auto_reprocessed + 1)
+        except BatchConflict:
+            return None  # someone else is reprocessing it
 
     def on_timer(self, timer: FlushTimer, deadline: float) -> None:
         batch = self._deps.batches.get_batch(timer.batch_id)
@@ -261,6 +318,14 @@ class LoaderService:
                 continue
             if batch.first_file_at is not None:
                 oldest[batch.prefix] = now - batch.first_file_at
+            # Per prefix: what is waiting, and for how long (Snowpipe's "pending files").
+            metrics.gauge("FilesPending", batch.file_count, prefix=batch.prefix)
+            metrics.gauge(
+                "OldestPendingFileAgeSeconds",
+                oldest.get(batch.prefix, 0.0),
+                unit="Seconds",
+                prefix=batch.prefix,
+            )
             if seal_reason(batch, config.thresholds, self._clock()) is not None:
                 counts["sealed"] += 1
             self._consider(config, batch, deadline)
@@ -268,6 +333,10 @@ class LoaderService:
             for batch in self._deps.batches.batches_by_status(status):
                 if lease_expired(batch, self._clock()) and self._recover(batch, configs, deadline):
                     counts["recovered"] += 1
+        # The template's alarm watches this one (dimension: service only).
+        metrics.gauge(
+            "OldestOpenBatchAgeSeconds", max(oldest.values(), default=0.0), unit="Seconds"
+        )
         logger.info(
             "sweep_done",
             sealed=counts["sealed"],
@@ -297,7 +366,7 @@ class LoaderService:
             previous_owner=batch.lease.owner if batch.lease else None,
             status=taken.status.value,
         )
-        self._processor.run(config, taken, self._owner, deadline)
+        self._run(config, taken, deadline)
         return True
 
     def _config_for_prefix(self, prefix: str) -> PrefixConfig | None:

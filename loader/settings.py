@@ -25,6 +25,8 @@ class Settings:
     """Attempts per target within one invocation, for transient database errors."""
     reconcile_lookback_seconds: float = 3600.0
     """Reconciliation considers objects modified this recently (LastModified >= now - this)."""
+    max_auto_reprocess: int = 3
+    """How often a failed batch is reprocessed from its own failure notification, at most."""
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
@@ -45,4 +47,5 @@ class Settings:
             redshift_ca_bundle=env.get("LOADER_REDSHIFT_CA_BUNDLE") or None,
             target_attempts=int(env.get("LOADER_TARGET_ATTEMPTS", "4")),
             reconcile_lookback_seconds=float(env.get("LOADER_RECONCILE_LOOKBACK_SECONDS", "3600")),
+            max_auto_reprocess=int(env.get("LOADER_MAX_AUTO_REPROCESS", "3")),
         )

@@ -143,3 +143,91 @@ def test_batch_outcomes_are_emitted_as_embedded_metric_format_lines(
         emitted["LoadDuration"]["_aws"]["CloudWatchMetrics"][0]["Namespace"] == "S3RedshiftLoader"
     )
     assert emitted["BatchesLoaded"]["service"] == "s3-redshift-loader"
+
+
+def failure_notification(batch_id: str) -> dict[str, Any]:
+    """What SNS delivers to an SQS subscriber of the failure topic (raw delivery off)."""
+    from support.events import sns_envelope
+
+    return sns_envelope(
+        {
+            "schema": "s3-redshift-loader/batch-outcome/1",
+            "status": "error",
+            "batch_id": batch_id,
+            "prefix": f"{BUCKET}/events",
+        }
+    )
+
+
+def test_a_failure_notification_routed_back_reprocesses_the_batch_once_fixed(env: Env) -> None:
+    from support.events import sqs_event
+
+    loader = RecordingLoader(env.session, fail_with="terminal")
+    env.put_config(make_config(thresholds={"max_files": 2}))
+    env.service(loader=loader).handle(parse_event(s3_event(*put_files(env, 2))))
+    [failed] = env.batches(BatchStatus.ERROR)
+
+    loader.fail_with = None  # the operator fixed the cause
+    response = (
+        env.service(loader=loader)
+        .handle(parse_event(sqs_event(failure_notification(failed.batch_id))))
+        .as_response(True)
+    )
+
+    assert response == {"batchItemFailures": []}
+    done = env.deps.batches.get_batch(failed.batch_id)
+    assert done.status is BatchStatus.COMPLETE and done.auto_reprocessed == 1
+    assert sorted(loader.loaded[failed.batch_id]) == [
+        f"s3://{BUCKET}/events/f0.csv",
+        f"s3://{BUCKET}/events/f1.csv",
+    ]
+
+
+def test_automatic_reprocessing_stops_after_its_limit(env: Env) -> None:
+    from support.events import sqs_event
+
+    loader = RecordingLoader(env.session, fail_with="terminal")
+    env.put_config(make_config(thresholds={"max_files": 1}))
+    env.service(loader=loader).handle(parse_event(s3_event(*put_files(env, 1))))
+    [failed] = env.batches(BatchStatus.ERROR)
+
+    for _ in range(env.settings.max_auto_reprocess + 2):  # each failure notifies again
+        env.service(loader=loader).handle(
+            parse_event(sqs_event(failure_notification(failed.batch_id)))
+        )
+
+    batch = env.deps.batches.get_batch(failed.batch_id)
+    assert batch.status is BatchStatus.ERROR
+    assert batch.auto_reprocessed == env.settings.max_auto_reprocess
+
+
+@pytest.mark.parametrize("suppress", [False, True])
+def test_a_direct_invocation_fails_when_its_batch_failed_unless_suppressed(
+    env: Env, monkeypatch: pytest.MonkeyPatch, suppress: bool
+) -> None:
+    import dataclasses
+
+    from loader import runtime
+
+    topic = env.session.client("sns").create_topic(Name="failures")["TopicArn"]
+    settings = dataclasses.replace(
+        env.settings, suppress_failure_status=suppress, default_failure_topic_arn=topic
+    )
+    env.deps.settings = settings
+    env.put_config(make_config(thresholds={"max_files": 1}))
+    monkeypatch.setattr(runtime, "_deps", env.deps)
+    monkeypatch.setattr(
+        runtime,
+        "build_service",
+        lambda d, request_id=None: env.service(
+            loader=RecordingLoader(env.session, fail_with="terminal")
+        ),
+    )
+    event = s3_event(*put_files(env, 1))
+
+    if suppress:
+        assert runtime.handle(event, None)["failed_batches"]
+    else:
+        with pytest.raises(runtime.BatchLoadFailed):
+            runtime.handle(event, None)
+    assert len(env.batches(BatchStatus.ERROR)) == 1
