@@ -10,6 +10,7 @@ from pydantic import ValidationError
 
 from config.models import PrefixConfig
 from loader.errors import ConfigurationError
+from loader.loading.checks import load_problems
 from setup_cli.output import validation_lines
 
 
@@ -32,9 +33,13 @@ def load_configs(path: Path) -> list[PrefixConfig]:
     for index, raw in enumerate(read_documents(path), start=1):
         label = raw.get("prefix", f"#{index}") if isinstance(raw, dict) else f"#{index}"
         try:
-            configs.append(PrefixConfig.model_validate(raw))
+            config = PrefixConfig.model_validate(raw)
         except ValidationError as exc:
             problems += [f"{label}: {line}" for line in validation_lines(exc)]
+            continue
+        # What only the load would find out (e.g. zstd into a PostgreSQL target): refuse now.
+        problems += [f"{label}: {problem}" for problem in load_problems(config)]
+        configs.append(config)
     if problems:
         raise ConfigurationError(f"{path} is invalid:\n  " + "\n  ".join(problems))
     return configs

@@ -25,6 +25,7 @@ from setup_cli import (
 )
 from setup_cli.context import Cli, Format, quiet_loader_logs
 from setup_cli.errors import EXIT_ERROR, expected_errors, report
+from setup_cli.output import examples
 
 HELP = """Operate an s3-redshift-loader: configurations, tables, batches, files, health, bucket
 notifications and reconciliation.
@@ -128,6 +129,17 @@ def _add_local(root_app: typer.Typer) -> None:
 
 
 _add_local(app)
+
+
+@app.command(
+    context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
+    epilog=examples("loader-admin worker --queue-url https://sqs.../loader-notifications"),
+)
+def worker(ctx: typer.Context) -> None:
+    """Run the long-lived SQS worker: the same as `loader-worker` (its options: `loader-worker --help`)."""
+    from setup_cli.worker import main as worker_main
+
+    raise typer.Exit(worker_main(list(ctx.args)))
 
 
 def main() -> None:

@@ -76,6 +76,18 @@ def test_config_put_rejects_a_bad_file_naming_every_offending_field(env: Env, ru
     assert stored(env) == {}
 
 
+def test_config_put_refuses_what_only_the_load_would_find_out(env: Env, run, tmp_path) -> None:
+    # Parquet cannot be streamed into a PostgreSQL target: say so now, not at COPY time.
+    raw = raw_config()
+    raw["copy_options"] = {"format": {"type": "parquet"}}
+
+    result = run("config", "put", write(tmp_path, raw))
+
+    assert result.exit_code == 1
+    assert "format parquet cannot be loaded into PostgreSQL" in result.stderr
+    assert stored(env) == {}
+
+
 def test_config_put_takes_several_documents_and_reports_created_or_updated(env, run, tmp_path):
     first = write(tmp_path, raw_config(), "one.yaml")
     both = tmp_path / "both.yaml"
