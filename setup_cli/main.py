@@ -136,7 +136,7 @@ _add_local(app)
     epilog=examples("loader-admin worker --queue-url https://sqs.../loader-notifications"),
 )
 def worker(ctx: typer.Context) -> None:
-    """Run the long-lived SQS worker: the same as `loader-worker` (its options: `loader-worker --help`)."""
+    """Run the long-lived SQS worker, as `loader-worker` does (options: `loader-worker --help`)."""
     from setup_cli.worker import main as worker_main
 
     raise typer.Exit(worker_main(list(ctx.args)))
