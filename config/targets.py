@@ -39,6 +39,9 @@ class _TargetBase(_Model):
     ledger_schema: str = "loader_meta"
     """Schema of the loader's ledger table (`<schema>.loaded_batches`) inside the target; created
     if absent. The ledger is what makes a retried batch load exactly once into this target."""
+    verify_load: bool = True
+    """Before COMMIT, compare what the target reports loaded (files, rows) with the manifest and
+    fail the batch on a mismatch (docs/loading.md, "Loaded-vs-staged check")."""
 
     @field_validator("ledger_schema")
     @classmethod

@@ -6,6 +6,8 @@ import bz2
 import gzip
 import io
 import json
+import logging
+import os
 from dataclasses import dataclass
 from typing import IO, TYPE_CHECKING, Any, cast
 
@@ -18,6 +20,12 @@ if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
 ByteStream = IO[bytes]
+log = logging.getLogger(__name__)
+
+SKIP_MANIFEST_ENTRIES_ENV = "REDSHIFT_STANDIN_FAULT_SKIP_MANIFEST_ENTRIES"
+"""Fault injection, for tests only: when set to n > 0, every manifest COPY silently leaves out the
+last n entries of its manifest (no error, no history row): a COPY that loads less than it was
+asked to, as the loader's load check must catch. Read at each COPY (docs/standin.md)."""
 _S3_ERROR_CODE = 8001
 _MISSING = ("NoSuchKey", "404", "NotFound")
 
@@ -91,7 +99,22 @@ def _manifest_entries(s3: S3Client, url: str) -> list[S3Object]:
         if not isinstance(entry, dict) or not isinstance(entry.get("url"), str):
             raise S3SourceError("Manifest entry without a 'url'", code=_S3_ERROR_CODE, context=url)
         objects.append(S3Object(entry["url"], mandatory=bool(entry.get("mandatory", False))))
-    return objects
+    return _fault_skip_entries(objects, url)
+
+
+def _fault_skip_entries(objects: list[S3Object], manifest_url: str) -> list[S3Object]:
+    skip = int(os.environ.get(SKIP_MANIFEST_ENTRIES_ENV) or 0)
+    if skip <= 0:
+        return objects
+    kept = objects[: max(len(objects) - skip, 0)]
+    log.warning(
+        "FAULT INJECTION (%s=%d): COPY of %s skips %s",
+        SKIP_MANIFEST_ENTRIES_ENV,
+        skip,
+        manifest_url,
+        [o.url for o in objects[len(kept) :]],
+    )
+    return kept
 
 
 def _prefix_objects(s3: S3Client, url: str) -> list[S3Object]:

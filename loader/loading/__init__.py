@@ -8,7 +8,8 @@ here imports psycopg2, tenacity or the target modules until a batch is actually 
 Modules: runner (the BatchLoader), script / ledger / timing / outcome / load_errors / message
 (pure decisions), db_errors (the one psycopg2 classification), redshift / data_api / postgres
 (one adapter per target kind), pg_session / pg_input (psycopg2 and PostgreSQL input helpers),
-credentials (secrets per load), notifier (SNS).
+credentials (secrets per load), load_check / load_history (the loaded-vs-staged check, pure),
+notifier (SNS), events_bus (EventBridge), composite (both as one notifier).
 """
 
 from __future__ import annotations
@@ -30,7 +31,14 @@ def build_loader(deps: Deps, *, clock: Callable[[], float] = time.time) -> Batch
 
 
 def build_notifier(deps: Deps, *, clock: Callable[[], float] = time.time) -> Notifier | None:
-    """SNS notifications: the prefix's topics, else LOADER_SUCCESS/FAILURE_TOPIC_ARN."""
+    """SNS notifications (the prefix's topics, else LOADER_SUCCESS/FAILURE_TOPIC_ARN), and
+    EventBridge events when LOADER_EVENT_BUS_NAME is set; each fails on its own."""
     from loader.loading.notifier import SnsNotifier
 
-    return SnsNotifier(deps, clock=clock)
+    sns = SnsNotifier(deps, clock=clock)
+    if deps.settings.event_bus_name is None:
+        return sns
+    from loader.loading.composite import CompositeNotifier
+    from loader.loading.events_bus import EventBridgeNotifier
+
+    return CompositeNotifier([sns, EventBridgeNotifier(deps, clock=clock)])

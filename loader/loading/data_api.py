@@ -4,6 +4,10 @@ Per attempt: make sure the ledger exists, look the batch up in it, then submit t
 with `batch_execute_statement` (one transaction) and poll `describe_statement` with a growing
 interval until FINISHED / FAILED / ABORTED; at the attempt's deadline the statement is cancelled
 and the attempt fails as retryable. Rows come from the script's COUNT sub-statement.
+
+The load check (load_check.py) cannot run between the statements of one batch: its VERIFY
+sub-statement is a guard (load_history.guard_sql) that fails the transaction on a mismatch with
+the numbers in its error text, which become the same `LoadCheckFailed` as over psycopg2.
 """
 
 from __future__ import annotations
@@ -22,10 +26,11 @@ from loader.errors import (
     TerminalError,
     classify_aws_error,
 )
-from loader.loading import ledger, load_errors
+from loader.loading import ledger, load_check, load_errors, load_history
 from loader.loading.db_errors import describe, is_transient
 from loader.loading.job import Loaded, TargetJob, bad_statement, with_error_rows
 from loader.loading.ledger import Dialect
+from loader.loading.load_check import Expected, LoadCheckFailed
 from loader.loading.script import Script, StepKind, build_script
 from loader.log import logger
 
@@ -86,9 +91,16 @@ class DataApiAdapter:
     def load(self, job: TargetJob) -> Loaded:
         target: DataApiTarget = job.target  # type: ignore[assignment]
         secrets = self._credentials.copy_secrets(target.copy_authorization, job.config.copy_options)
-        script = self._script(job, target, secrets)
+        expected = _expected(job, target)
+        script = self._script(job, target, secrets, expected)
         run = _Run(
-            self._deps.client("redshift-data"), job, target, secrets, self._monotonic, self._sleep
+            self._deps.client("redshift-data"),
+            job,
+            target,
+            secrets,
+            self._monotonic,
+            self._sleep,
+            expected=expected,
         )
         try:
             self._ensure_ledger(run)
@@ -105,8 +117,18 @@ class DataApiAdapter:
             raise _aws_error(exc) from None
         return Loaded(rows=_long(rows[0][0]) if rows else 0)
 
-    def _script(self, job: TargetJob, target: DataApiTarget, secrets: CopySecrets) -> Script:
+    def _script(
+        self,
+        job: TargetJob,
+        target: DataApiTarget,
+        secrets: CopySecrets,
+        expected: Expected | None,
+    ) -> Script:
         options, auth = job.config.copy_options, target.copy_authorization
+        serverless = target.workgroup_name is not None
+        verify_sql = None
+        if expected is not None:
+            verify_sql = load_history.guard_sql(expected, serverless=serverless)
 
         def copy_into(table: str) -> str:
             return build_copy(
@@ -120,6 +142,7 @@ class DataApiAdapter:
                 dialect=Dialect.REDSHIFT,
                 timeout_ms=job.timeout_ms,
                 copy_into=copy_into,
+                verify_sql=verify_sql,
             )
         except ValueError as exc:
             raise bad_statement(target.name, exc) from None
@@ -145,8 +168,12 @@ class _Run:
         secrets: CopySecrets,
         monotonic: Callable[[], float],
         sleep: Callable[[float], None],
+        *,
+        expected: Expected | None = None,
     ) -> None:
         self.client, self.job, self.target, self.secrets = client, job, target, secrets
+        self.expected = expected
+        """What the load check's guard compares with (None: no guard in the script)."""
         self._monotonic, self._sleep = monotonic, sleep
         self.where = request_target(target)
         self.deadline = monotonic() + job.budget_seconds
@@ -168,6 +195,8 @@ class _Run:
         """`submit`, plus the rejected rows when the load fails for good."""
         try:
             return self.submit(sqls)
+        except LoadCheckFailed:
+            raise  # nothing was rejected: the load history did not match the manifest
         except TerminalError as exc:
             raise with_error_rows(exc, self._error_rows()) from None
 
@@ -212,12 +241,31 @@ class _Run:
             logger.info("cancel_refused", target=self.target.name, error=type(exc).__name__)
 
     def _failed(self, status: str, text: str) -> LoaderError:
+        checked = self._check_failure(text) if status == "FAILED" else None
+        if checked is not None:
+            return checked
         message = describe(
             self.target.name, None, text.removeprefix("ERROR:").strip(), secrets=self.secrets
         )
         if status == "ABORTED" or is_transient(None, text):
             return RetryableError(message, target=self.target.name)
         return TerminalError(message, target=self.target.name)
+
+    def _check_failure(self, text: str) -> LoaderError | None:
+        """The load check's guard failed the transaction: say what did not match."""
+        if self.expected is None:
+            return None
+        serverless = self.target.workgroup_name is not None
+        reported = load_history.parse_guard(text, self.expected, serverless=serverless)
+        if reported is None:
+            return None
+        mismatch = load_check.check(self.expected, reported)
+        if mismatch is None:  # the guard and the check disagree: report the guard's numbers
+            text = text.split(load_history.GUARD_MARK, 1)[1].strip('"')
+            return TerminalError(
+                f"target {self.target.name}: load check failed:{text}", target=self.target.name
+            )
+        return LoadCheckFailed(self.target.name, mismatch)
 
     def _error_rows(self) -> tuple[LoadErrorRow, ...]:
         serverless = self.target.workgroup_name is not None
@@ -234,6 +282,13 @@ class _Run:
                 continue
             return load_errors.rows_from_view(self.target.name, records)
         return ()
+
+
+def _expected(job: TargetJob, target: DataApiTarget) -> Expected | None:
+    """What the load check expects (None: the target does not check its loads)."""
+    if not target.verify_load or job.manifest_entries is None:
+        return None
+    return load_check.expected_for(job.manifest_entries(), job.config.copy_options)
 
 
 def _value(field: dict[str, Any]) -> Any:

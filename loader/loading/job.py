@@ -34,6 +34,9 @@ class TargetJob:
     """`statement_timeout` for the transaction (less than the budget)."""
     heartbeat: Callable[[], None]
     """Renews the batch's lease; for adapters that wait a long time (Data API polling)."""
+    manifest_entries: Callable[[], tuple[str, ...]] | None = None
+    """The manifest's file URLs, read on first call (the load check's expectation); None: the
+    Redshift-protocol adapters do not check the load (PostgreSQL reads the manifest itself)."""
 
     def transaction_deadline(self) -> float:
         """When (time.monotonic) the load transaction must be over, counted from now."""

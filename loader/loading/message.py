@@ -1,5 +1,7 @@
 """The batch-outcome notification: topic, subject, JSON document and email text. Pure.
 
+The same document is the `detail` of the EventBridge event (events_bus.py).
+
 Published with `MessageStructure="json"`: SQS, Lambda, HTTP and email-json subscribers receive
 the JSON document (`default`); email subscribers receive `email`, a plain-text summary followed
 by the same document, pretty-printed. Schema: docs/notifications.md.
@@ -66,14 +68,25 @@ def build(
     finished_at: float,
     version: str,
 ) -> Notification:
-    status = "complete" if result.ok else "error"
+    doc = document(config, batch, result, finished_at=finished_at, version=version)
+    return Notification(
+        topic_arn=topic_arn,
+        subject=subject(result.ok, batch),
+        document=doc,
+        email=email_text(doc),
+    )
+
+
+def document(
+    config: PrefixConfig, batch: Batch, result: LoadResult, *, finished_at: float, version: str
+) -> dict[str, Any]:
+    """The outcome document (schema `SCHEMA`): the SNS message and the EventBridge detail."""
     failed_url = None if result.ok else failed_manifest_url(config, batch.manifest_url)
     targets = [_target(t.name, t.type, result.targets.get(t.name)) for t in config.targets]
-    summary = summary_line(result.ok, batch, targets, result.error)
-    document = {
+    return {
         "schema": SCHEMA,
-        "summary": summary,
-        "status": status,
+        "summary": summary_line(result.ok, batch, targets, result.error),
+        "status": "complete" if result.ok else "error",
         "batch_id": batch.batch_id,
         "prefix": batch.prefix,
         "files": batch.file_count,
@@ -89,12 +102,6 @@ def build(
         "duration_ms": result.duration_ms,
         "loader_version": version,
     }
-    return Notification(
-        topic_arn=topic_arn,
-        subject=subject(result.ok, batch),
-        document=document,
-        email=email_text(document),
-    )
 
 
 def subject(ok: bool, batch: Batch) -> str:

@@ -241,6 +241,28 @@ def text_input(stream: Readable, skip_lines: int) -> Iterator[bytes]:
         yield chunk
 
 
+class LineCounter:
+    r"""Counts the lines of text passing through, as PostgreSQL's COPY ends them: `\n`, `\r\n`
+    or a lone `\r`, plus a last line without an ending."""
+
+    def __init__(self) -> None:
+        self.endings = 0
+        self._last = b""
+
+    @property
+    def lines(self) -> int:
+        return self.endings + (1 if self._last not in (b"", b"\n", b"\r") else 0)
+
+    def count(self, chunks: Iterator[bytes]) -> Iterator[bytes]:
+        for chunk in chunks:
+            if not chunk:
+                continue
+            crlf = chunk.count(b"\r\n") + (1 if self._last == b"\r" and chunk[:1] == b"\n" else 0)
+            self.endings += chunk.count(b"\n") + chunk.count(b"\r") - crlf
+            self._last = chunk[-1:]
+            yield chunk
+
+
 class JsonRows:
     """JSON records (one or several per line, or one spread over lines) as CSV rows.
 

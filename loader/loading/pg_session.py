@@ -27,6 +27,8 @@ if TYPE_CHECKING:
 MIN_STEP_MS = 1000
 CopyRunner = Callable[["cursor", Step], int]
 """Runs the COPY step itself and returns the rows it loaded (PostgreSQL's COPY FROM STDIN)."""
+Verifier = Callable[[list[tuple[Any, ...]], int], None]
+"""Judges the VERIFY step's rows and the COPY's row count; raises to stop before COMMIT."""
 
 
 @dataclass(frozen=True)
@@ -78,12 +80,14 @@ def run_script(
     deadline: float,
     timeout_ms: int,
     copy: CopyRunner | None = None,
+    verify: Verifier | None = None,
 ) -> Committed:
     """Execute every step in one transaction and commit; stop early if the ledger has the batch.
 
     `deadline` (time.monotonic) bounds the whole transaction, not just each statement: when less
     time is left than the statement timeout, the timeout is lowered before the next step.
-    Errors propagate unchanged (the caller classifies them and rolls back).
+    Errors propagate unchanged (the caller classifies them and rolls back), as do those of
+    `verify`, called with the rows of the VERIFY step (the load check) and the rows copied.
     """
     rows = 0
     with conn.cursor() as cur:
@@ -102,6 +106,8 @@ def run_script(
             elif step.kind is StepKind.COUNT:
                 counted = cur.fetchone()
                 rows = int(counted[0]) if counted and counted[0] is not None else rows
+            elif step.kind is StepKind.VERIFY and verify is not None:
+                verify(list(cur.fetchall()), rows)
             logger.debug(
                 "load_step",
                 target=target,

@@ -1,6 +1,9 @@
 """PostgreSQL targets (Aurora, RDS, local): the loader itself streams the batch's files from S3
 into `COPY ... FROM STDIN`, one COPY per file, inside the same one-transaction script as Redshift
 (ledger check, pre_sql, truncate, merge, post_sql, ledger row).
+
+The load check (load_check.py) compares the files streamed with the manifest, and the lines
+(JSON: records) the streamer sent with the rows COPY reports, right after the last file.
 """
 
 from __future__ import annotations
@@ -9,16 +12,18 @@ import importlib.util
 from typing import TYPE_CHECKING, Any
 
 from loader.errors import LoaderError, TerminalError
-from loader.loading import load_errors, pg_input, pg_session
+from loader.loading import load_check, load_errors, pg_input, pg_session
 from loader.loading.db_errors import classify_db_error
 from loader.loading.job import Loaded, TargetJob, bad_statement, with_error_rows
 from loader.loading.ledger import Dialect
+from loader.loading.load_check import Expected, FileRecord, LoadCheckFailed, RowRule
 from loader.loading.script import Script, Step, build_script, set_rows_sql
 from loader.manifest import manifest_urls
 
 if TYPE_CHECKING:
     from psycopg2.extensions import connection, cursor
 
+    from config.copy_options import CopyOptions
     from config.targets import PostgresTarget
     from loader.adapters.s3_store import S3Store
     from loader.loading.credentials import Credentials
@@ -55,30 +60,65 @@ def connection_params(target: PostgresTarget, secret: dict[str, Any] | None) -> 
     return params
 
 
+def expected_streams(urls: list[str], options: CopyOptions, plan: PgCopyPlan) -> Expected:
+    """The load check's expectation: JSON records are counted exactly (one CSV row each)."""
+    if plan.json_ignorecase is not None:
+        return Expected(files=tuple(urls), rule=RowRule.ONE_PER_LINE)
+    return load_check.expected_for(urls, options)
+
+
 class _Feeder:
     """Runs the COPY step: each file of the manifest, decompressed/converted, in turn."""
 
-    def __init__(self, s3: S3Store, urls: list[str], plan: PgCopyPlan, columns: list[str]):
+    def __init__(
+        self,
+        s3: S3Store,
+        urls: list[str],
+        plan: PgCopyPlan,
+        columns: list[str],
+        expected: Expected | None,
+        target: str,
+    ):
         self.s3, self.urls, self.plan, self.columns = s3, urls, plan, columns
+        self.expected, self.target = expected, target
         self.current: str | None = None
         self.origins: list[int] | None = None
         self.failure: LoaderError | None = None
+        self.streamed: list[FileRecord] = []
+        """Per file streamed: its lines, header included (JSON: its records)."""
+        self.copied = 0
 
     def copy(self, cur: cursor, step: Step) -> int:
-        total = 0
         for url in self.urls:
-            self.current = url
-            cur.copy_expert(step.sql, self._reader(url), size=pg_input.CHUNK)
-            total += max(cur.rowcount, 0)
+            self._copy_file(cur, step, url)
         self.current = None
-        cur.execute(set_rows_sql(total))
-        return total
+        if self.expected is not None:
+            reported = load_check.summarize(
+                self.streamed,
+                rows=self.copied,
+                header_rows=self.expected.header_rows,
+                source="the stream to COPY FROM STDIN",
+            )
+            load_check.enforce(self.target, self.expected, reported)
+        cur.execute(set_rows_sql(self.copied))
+        return self.copied
 
-    def _reader(self, url: str) -> pg_input.ChunkReader:
+    def _copy_file(self, cur: cursor, step: Step, url: str) -> None:
+        self.current = url
+        counter = pg_input.LineCounter()
+        cur.copy_expert(step.sql, self._reader(url, counter), size=pg_input.CHUNK)
+        self.copied += max(cur.rowcount, 0)
+        if self.origins is not None:
+            lines = len(self.origins)
+        else:
+            lines = self.plan.skip_lines + counter.lines
+        self.streamed.append(FileRecord(url, lines))
+
+    def _reader(self, url: str, counter: pg_input.LineCounter) -> pg_input.ChunkReader:
         stream = pg_input.decompressed(self.s3.open(url), self.plan.compression, url)
         if self.plan.json_ignorecase is None:
             self.origins = None
-            chunks = pg_input.text_input(stream, self.plan.skip_lines)
+            chunks = counter.count(pg_input.text_input(stream, self.plan.skip_lines))
         else:
             rows = pg_input.JsonRows(
                 stream, self.columns, ignorecase=self.plan.json_ignorecase, url=url
@@ -110,7 +150,10 @@ class PostgresAdapter:
         try:
             self._ensure_ledger(conn, target)
             columns = self._columns(conn, target, plan)
-            feeder = _Feeder(self._s3, urls, plan, columns)
+            expected = None
+            if target.verify_load:
+                expected = expected_streams(urls, job.config.copy_options, plan)
+            feeder = _Feeder(self._s3, urls, plan, columns, expected, target.name)
             script = self._script(job, target, plan, columns)
             committed = pg_session.run_script(
                 conn,
@@ -122,6 +165,9 @@ class PostgresAdapter:
             )
         except psycopg2.Error as exc:
             raise self._failure(conn, target, exc, feeder) from None
+        except LoadCheckFailed:
+            pg_session.rollback_quietly(conn)
+            raise
         finally:
             conn.close()
         return Loaded(committed.rows, committed.already_loaded)

@@ -1,8 +1,9 @@
 """Redshift over the PostgreSQL protocol (psycopg2): provisioned clusters and Serverless.
 
 Per attempt: decrypt/fetch secrets, connect with TLS verified by default, make sure the ledger
-exists, run the script (script.py) in one transaction, commit. On failure: ROLLBACK, classify,
-and for a terminal failure read the COPY's rejected rows (`pg_last_copy_id()`).
+exists, run the script (script.py) in one transaction — the COPY's load history checked against
+the manifest before COMMIT (load_check.py) — commit. On failure: ROLLBACK, classify, and for a
+terminal failure read the COPY's rejected rows (`pg_last_copy_id()`).
 """
 
 from __future__ import annotations
@@ -11,10 +12,11 @@ from typing import TYPE_CHECKING, Any
 
 from loader.copy_sql import build_copy
 from loader.errors import LoaderError
-from loader.loading import load_errors, pg_session
+from loader.loading import load_check, load_errors, load_history, pg_session
 from loader.loading.db_errors import classify_db_error
 from loader.loading.job import Loaded, TargetJob, bad_statement, with_error_rows
 from loader.loading.ledger import Dialect
+from loader.loading.load_check import LoadCheckFailed
 from loader.loading.script import Script, build_script
 from loader.log import logger
 
@@ -63,22 +65,35 @@ class RedshiftAdapter:
         target: RedshiftTarget = job.target  # type: ignore[assignment]
         deadline = job.transaction_deadline()
         secrets = self._credentials.copy_secrets(target.copy_authorization, job.config.copy_options)
-        script = self._script(job, target, secrets)
+        verify = _verifier(job, target)
+        script = self._script(job, target, secrets, checked=verify is not None)
         conn = self._connect(target)
         try:
             self._ensure_ledger(conn, target)
             committed = pg_session.run_script(
-                conn, script, target=target.name, deadline=deadline, timeout_ms=job.timeout_ms
+                conn,
+                script,
+                target=target.name,
+                deadline=deadline,
+                timeout_ms=job.timeout_ms,
+                verify=verify,
             )
         except psycopg2.Error as exc:
             # `from None`: psycopg2's text may quote the statement, secrets and all.
             raise self._failure(conn, target, exc, secrets) from None
+        except LoadCheckFailed:
+            pg_session.rollback_quietly(conn)
+            raise
         finally:  # closing also ends a transaction an unexpected error left open
             conn.close()
         return Loaded(committed.rows, committed.already_loaded)
 
-    def _script(self, job: TargetJob, target: RedshiftTarget, secrets: CopySecrets) -> Script:
+    def _script(
+        self, job: TargetJob, target: RedshiftTarget, secrets: CopySecrets, *, checked: bool
+    ) -> Script:
         options, auth = job.config.copy_options, target.copy_authorization
+        serverless = target.workgroup_name is not None
+        verify_sql = load_history.history_sql(serverless=serverless) if checked else None
 
         def copy_into(table: str) -> str:
             return build_copy(
@@ -92,6 +107,7 @@ class RedshiftAdapter:
                 dialect=Dialect.REDSHIFT,
                 timeout_ms=job.timeout_ms,
                 copy_into=copy_into,
+                verify_sql=verify_sql,
             )
         except ValueError as exc:
             raise bad_statement(target.name, exc) from None
@@ -136,3 +152,18 @@ class RedshiftAdapter:
                 continue
             return load_errors.rows_from_view(target.name, records)
         return ()
+
+
+def _verifier(job: TargetJob, target: RedshiftTarget) -> pg_session.Verifier | None:
+    """The load check of this attempt (None: the target does not check its loads)."""
+    if not target.verify_load or job.manifest_entries is None:
+        return None
+    expected = load_check.expected_for(job.manifest_entries(), job.config.copy_options)
+
+    def verify(records: list[tuple[Any, ...]], rows: int) -> None:
+        reported = load_history.reported_from_rows(
+            records, rows=rows, header_rows=expected.header_rows
+        )
+        load_check.enforce(target.name, expected, reported)
+
+    return verify

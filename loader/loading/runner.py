@@ -13,6 +13,7 @@ Sequential on purpose: one connection at a time, and Redshift commits queue anyw
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, cast
@@ -27,6 +28,7 @@ from loader.loading.timing import (
     statement_timeout_ms,
 )
 from loader.log import logger
+from loader.manifest import manifest_urls
 
 if TYPE_CHECKING:
     from tenacity import RetryCallState
@@ -83,6 +85,7 @@ class TargetsLoader:
     ) -> LoadResult:
         started = self._clock()
         outcomes = []
+        entries = self._manifest_entries(manifest_url)
         for target in config.targets:
             prior = batch.targets.get(target.name)
             if prior is not None and prior.status == "loaded":
@@ -94,7 +97,7 @@ class TargetsLoader:
                 )
                 outcomes.append(outcome.TargetOutcome(target.name, prior))
                 continue
-            done = self._load_target(config, target, batch, manifest_url, context)
+            done = self._load_target(config, target, batch, manifest_url, context, entries)
             context.record(target.name, done.state)
             outcomes.append(done)
         duration_ms = round((self._clock() - started) * 1000)
@@ -107,6 +110,7 @@ class TargetsLoader:
         batch: Batch,
         manifest_url: str,
         context: LoadContext,
+        entries: Callable[[], tuple[str, ...]],
     ) -> outcome.TargetOutcome:
         from tenacity import Retrying, retry_if_exception, stop_after_attempt, stop_any
         from tenacity import wait_random_exponential as jittered
@@ -130,7 +134,7 @@ class TargetsLoader:
             for attempt in retrying:
                 with attempt:
                     attempts += 1
-                    loaded = self._attempt(config, target, batch, manifest_url, context)
+                    loaded = self._attempt(config, target, batch, manifest_url, context, entries)
         except LeaseLost:
             raise  # the Processor stops: the new lease holder finishes the batch
         except LoaderError as exc:
@@ -160,6 +164,7 @@ class TargetsLoader:
         batch: Batch,
         manifest_url: str,
         context: LoadContext,
+        entries: Callable[[], tuple[str, ...]],
     ) -> Loaded:
         context.heartbeat()
         now = self._clock()
@@ -184,8 +189,18 @@ class TargetsLoader:
             budget_seconds=budget,
             timeout_ms=timeout_ms,
             heartbeat=context.heartbeat,
+            manifest_entries=entries if target.verify_load else None,
         )
         return self._adapter(target.type).load(job)
+
+    def _manifest_entries(self, manifest_url: str) -> Callable[[], tuple[str, ...]]:
+        """The manifest's URLs, read once per batch on first use (a failed read is retried)."""
+
+        @functools.cache
+        def read() -> tuple[str, ...]:
+            return tuple(manifest_urls(self._deps.s3.read(manifest_url)))
+
+        return read
 
     def _adapter(self, kind: str) -> TargetAdapter:
         if kind not in self._adapters:

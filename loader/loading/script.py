@@ -7,6 +7,7 @@
     CREATE TEMP TABLE <stage> (LIKE ...)   merge only
     COPY <table | stage> ...               the batch's files
     SELECT <copied rows>                   pg_last_copy_count() on Redshift
+    <load check>                           optional: the COPY's load history (load_history.py)
     DELETE ... USING <stage> / INSERT ...  merge only, then DROP TABLE <stage>
     <post_sql>                             optional, operator SQL
     INSERT INTO <ledger> ...               same transaction: committed with the rows or not at all
@@ -46,6 +47,7 @@ class StepKind(StrEnum):
     STAGE = "create_stage"
     COPY = "copy"
     COUNT = "copy_count"
+    VERIFY = "load_check"
     MERGE_DELETE = "merge_delete"
     MERGE_INSERT = "merge_insert"
     DROP_STAGE = "drop_stage"
@@ -89,8 +91,12 @@ def build_script(
     dialect: Dialect,
     timeout_ms: int,
     copy_into: Callable[[str], str],
+    verify_sql: str | None = None,
 ) -> Script:
-    """The whole transaction for one target; `copy_into(table)` gives the COPY statement."""
+    """The whole transaction for one target; `copy_into(table)` gives the COPY statement.
+
+    `verify_sql`, when given, runs right after the COPY's count: the loaded-vs-staged check.
+    """
     steps = [
         Step(StepKind.TIMEOUT, f"SET statement_timeout TO {int(timeout_ms)}"),
         Step(
@@ -102,9 +108,11 @@ def build_script(
         steps.append(Step(StepKind.PRE_SQL, target.pre_sql))
     if target.truncate_before_load:
         steps.append(Step(StepKind.TRUNCATE, build_truncate(target.table, in_transaction=True)))
-    count = Step(StepKind.COUNT, f"SELECT {ROWS_SQL[dialect]}")
+    count = [Step(StepKind.COUNT, f"SELECT {ROWS_SQL[dialect]}")]
+    if verify_sql is not None:
+        count.append(Step(StepKind.VERIFY, verify_sql))
     if target.merge is None:
-        steps += [Step(StepKind.COPY, copy_into(target.table)), count]
+        steps += [Step(StepKind.COPY, copy_into(target.table)), *count]
     else:
         stage = staging_table(entry.batch_id)
         create, delete, insert, drop = build_merge(
@@ -113,7 +121,7 @@ def build_script(
         steps += [
             Step(StepKind.STAGE, create),
             Step(StepKind.COPY, copy_into(stage)),
-            count,
+            *count,
             Step(StepKind.MERGE_DELETE, delete),
             Step(StepKind.MERGE_INSERT, insert),
             Step(StepKind.DROP_STAGE, drop),
