@@ -140,34 +140,10 @@ class BatchStore:
     def _register_chunk(
         self, batch_id: str, prefix: str, chunk: Sequence[S3Object], now: float
     ) -> _Cancelled | None:
-        header_update = {
-            "Update": {
-                "TableName": self._tables.batches,
-                "Key": _header_key(batch_id),
-                "UpdateExpression": (
-                    "ADD #file_count :n, #total_bytes :bytes "
-                    "SET #updated_at = :now, #last_file_at = :now, "
-                    "#first_file_at = if_not_exists(#first_file_at, :now)"
-                ),
-                # Condition "batch still open": open -> sealed is one-way, so once sealed,
-                # no file can join and the manifest built from the members is final.
-                "ConditionExpression": "#status = :open",
-                "ExpressionAttributeNames": names(
-                    "file_count",
-                    "total_bytes",
-                    "updated_at",
-                    "last_file_at",
-                    "first_file_at",
-                    "status",
-                ),
-                "ExpressionAttributeValues": values(
-                    n=len(chunk),
-                    bytes=sum(o.size for o in chunk),
-                    now=now,
-                    open=BatchStatus.OPEN.value,
-                ),
-            }
-        }
+        # The header update carries the condition "batch still open" (see _header_add).
+        header_update = self._header_add(
+            batch_id, files=len(chunk), size=sum(o.size for o in chunk), now=now
+        )
         items: list[dict[str, Any]] = [header_update]
         for obj in chunk:
             items.append(self._ledger_put(obj, prefix, batch_id, now))
@@ -334,6 +310,8 @@ class BatchStore:
                     "ADD #file_count :n, #total_bytes :bytes SET #updated_at = :now, "
                     "#last_file_at = :now, #first_file_at = if_not_exists(#first_file_at, :now)"
                 ),
+                # Condition "batch still open": open -> sealed is one-way, so once sealed,
+                # no file can join and the manifest built from the members is final.
                 "ConditionExpression": "#status = :open",
                 "ExpressionAttributeNames": names(
                     "file_count",

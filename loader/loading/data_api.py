@@ -18,7 +18,6 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from loader.copy_sql import build_copy
 from loader.errors import (
     LeaseLost,
     LoaderError,
@@ -28,10 +27,11 @@ from loader.errors import (
 )
 from loader.loading import ledger, load_check, load_errors, load_history
 from loader.loading.db_errors import describe, is_transient
-from loader.loading.job import Loaded, TargetJob, bad_statement, with_error_rows
+from loader.loading.job import Loaded, TargetJob, with_error_rows
 from loader.loading.ledger import Dialect
 from loader.loading.load_check import Expected, LoadCheckFailed
-from loader.loading.script import Script, StepKind, build_script
+from loader.loading.redshift_sql import redshift_script
+from loader.loading.script import Script, StepKind
 from loader.log import logger
 
 if TYPE_CHECKING:
@@ -124,28 +124,11 @@ class DataApiAdapter:
         secrets: CopySecrets,
         expected: Expected | None,
     ) -> Script:
-        options, auth = job.config.copy_options, target.copy_authorization
         serverless = target.workgroup_name is not None
         verify_sql = None
         if expected is not None:
             verify_sql = load_history.guard_sql(expected, serverless=serverless)
-
-        def copy_into(table: str) -> str:
-            return build_copy(
-                table, target.columns, job.manifest_url, options, auth, secrets=secrets
-            )
-
-        try:
-            return build_script(
-                target,
-                job.entry,
-                dialect=Dialect.REDSHIFT,
-                timeout_ms=job.timeout_ms,
-                copy_into=copy_into,
-                verify_sql=verify_sql,
-            )
-        except ValueError as exc:
-            raise bad_statement(target.name, exc) from None
+        return redshift_script(job, target, secrets, verify_sql=verify_sql)
 
     def _ensure_ledger(self, run: _Run) -> None:
         key = (*sorted(run.where.values()), run.target.ledger_schema)

@@ -10,14 +10,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from loader.copy_sql import build_copy
 from loader.errors import LoaderError
 from loader.loading import load_check, load_errors, load_history, pg_session
 from loader.loading.db_errors import classify_db_error
-from loader.loading.job import Loaded, TargetJob, bad_statement, with_error_rows
+from loader.loading.job import Loaded, TargetJob, with_error_rows
 from loader.loading.ledger import Dialect
 from loader.loading.load_check import LoadCheckFailed
-from loader.loading.script import Script, build_script
+from loader.loading.redshift_sql import redshift_script
+from loader.loading.script import Script
 from loader.log import logger
 
 if TYPE_CHECKING:
@@ -91,26 +91,9 @@ class RedshiftAdapter:
     def _script(
         self, job: TargetJob, target: RedshiftTarget, secrets: CopySecrets, *, checked: bool
     ) -> Script:
-        options, auth = job.config.copy_options, target.copy_authorization
         serverless = target.workgroup_name is not None
         verify_sql = load_history.history_sql(serverless=serverless) if checked else None
-
-        def copy_into(table: str) -> str:
-            return build_copy(
-                table, target.columns, job.manifest_url, options, auth, secrets=secrets
-            )
-
-        try:
-            return build_script(
-                target,
-                job.entry,
-                dialect=Dialect.REDSHIFT,
-                timeout_ms=job.timeout_ms,
-                copy_into=copy_into,
-                verify_sql=verify_sql,
-            )
-        except ValueError as exc:
-            raise bad_statement(target.name, exc) from None
+        return redshift_script(job, target, secrets, verify_sql=verify_sql)
 
     def _connect(self, target: RedshiftTarget) -> connection:
         import psycopg2
