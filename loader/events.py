@@ -137,6 +137,15 @@ class _ReconcileWire(_Wire):
 # --- parsing -------------------------------------------------------------------------------
 
 
+MAX_KEY_BYTES = 1024  # S3's limit: anything longer cannot name a real object
+
+
+def _checked_key(key: str) -> str:
+    if len(key.encode("utf-8", "surrogatepass")) > MAX_KEY_BYTES:
+        raise MalformedEvent(f"object key longer than S3's {MAX_KEY_BYTES} bytes")
+    return key
+
+
 def _s3_record(raw: dict[str, Any]) -> Notice:
     try:
         record = _S3Record.model_validate(raw)
@@ -150,7 +159,7 @@ def _s3_record(raw: dict[str, Any]) -> Notice:
     return S3Object(
         bucket=record.s3.bucket.name,
         # S3 URL-encodes keys in notifications: a space arrives as '+', a real '+' as '%2B'.
-        key=unquote_plus(obj.key),
+        key=_checked_key(unquote_plus(obj.key)),
         size=obj.size,
         etag=obj.etag,
         version_id=obj.version_id,
@@ -176,7 +185,7 @@ def _eventbridge(raw: dict[str, Any]) -> list[Notice]:
     return [
         S3Object(
             bucket=detail.bucket.name,
-            key=obj.key,
+            key=_checked_key(obj.key),
             size=obj.size,
             etag=obj.etag,
             version_id=obj.version_id,
@@ -214,6 +223,8 @@ def parse_payload(raw: Any, *, depth: int = 0) -> list[Notice]:
             raw = json.loads(raw)
         except json.JSONDecodeError as exc:
             raise MalformedEvent(f"message body is not JSON: {exc.msg}") from exc
+        except RecursionError as exc:
+            raise MalformedEvent("message body is nested too deeply") from exc
     if not isinstance(raw, dict):
         raise MalformedEvent(f"expected a JSON object, got {type(raw).__name__}")
     if raw.get("Event") == "s3:TestEvent":

@@ -165,7 +165,15 @@ class LoaderService:
         try:
             outcome = self._deps.batches.register(prefix, objects, started, config.reupload)
         except LoaderError as exc:
-            for message_id in {m for _, m in entries}:
+            messages = list(dict.fromkeys(m for _, m in entries))
+            if from_sqs and not exc.retryable and len(messages) > 1:
+                # One file that can never be registered must not take the others with it:
+                # register message by message so only its own message fails.
+                for message_id in messages:
+                    own = [(o, m) for o, m in entries if m == message_id]
+                    self._ingest_prefix(configs, prefix, own, result, from_sqs, deadline)
+                return
+            for message_id in messages:
                 self._fail_message(message_id, exc, result, from_sqs)
             return
         result.registered += len(outcome.registered) + len(outcome.reuploads_registered)

@@ -4,6 +4,7 @@ Items (batches table; see loader/tables.py):
   prefix#<prefix> / state      -> open_batch_id: the batch new files of the prefix join
   batch#<id>      / header     -> status, counts, lease, manifest, per-target state
   batch#<id>      / file#<url> -> one member: fixed once the header leaves `open`
+                                  (long urls: file#sha256:<hex>, see member_sk)
 Files table: one ledger item per S3 object url: the batch it joined, etag/version, receipts.
 
 Every membership change is a transaction conditioned on the header still being `open`, and the
@@ -13,6 +14,7 @@ So the members of a sealed batch can never change again: the manifest lists exac
 
 from __future__ import annotations
 
+import hashlib
 import secrets
 import time
 from collections.abc import Iterator, Sequence
@@ -49,6 +51,15 @@ FILES_PER_TRANSACTION = 49
 def new_batch_id(now: float) -> str:
     """Sortable by creation time, unique by its random suffix."""
     return time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(now)) + "-" + secrets.token_hex(4)
+
+
+def member_sk(url: str) -> str:
+    """Sort key of a batch member. DynamoDB caps sort keys at 1,024 bytes while S3 keys may
+    be 1,024 bytes themselves, so long urls are keyed by their SHA-256 (the url is an attribute)."""
+    sk = f"file#{url}"
+    if len(sk.encode()) <= 1000:
+        return sk
+    return "file#sha256:" + hashlib.sha256(url.encode()).hexdigest()
 
 
 def _state_key(prefix: str) -> dict[str, Any]:
@@ -180,7 +191,7 @@ class BatchStore:
             "Put": {
                 "TableName": self._tables.batches,
                 "Item": encode(
-                    {"pk": f"batch#{batch_id}", "sk": f"file#{obj.url}", **member.model_dump()}
+                    {"pk": f"batch#{batch_id}", "sk": member_sk(obj.url), **member.model_dump()}
                 ),
                 "ConditionExpression": "attribute_not_exists(#pk)",
                 "ExpressionAttributeNames": names("pk"),
@@ -805,7 +816,7 @@ class BatchStore:
                 {
                     "Delete": {
                         "TableName": self._tables.batches,
-                        "Key": encode({"pk": f"batch#{batch_id}", "sk": f"file#{member.url}"}),
+                        "Key": encode({"pk": f"batch#{batch_id}", "sk": member_sk(member.url)}),
                         # Condition "still a member": a concurrent omit cannot count a file twice.
                         "ConditionExpression": "attribute_exists(#pk)",
                         "ExpressionAttributeNames": names("pk"),
@@ -868,7 +879,7 @@ class BatchStore:
                 ) from exc
             raise classify_aws_error(exc) from exc
         keys = [
-            encode({"pk": f"batch#{batch_id}", "sk": f"file#{m.url}"})
+            encode({"pk": f"batch#{batch_id}", "sk": member_sk(m.url)})
             for m in self.members(batch_id)
         ]
         for start in range(0, len(keys), 25):
