@@ -64,9 +64,14 @@ def copy_sources(source_root: Path, output: Path) -> None:
 
 def pip_install(requirements: Path, output: Path, *, host: bool) -> None:
     command = [
-        sys.executable, "-m", "pip", "install",
-        "--target", str(output),
-        "--requirement", str(requirements),
+        sys.executable,
+        "-m",
+        "pip",
+        "install",
+        "--target",
+        str(output),
+        "--requirement",
+        str(requirements),
         "--only-binary=:all:",  # never compile: sdists would build for the wrong platform
         "--no-compile",  # /var/task is read-only and .pyc for the build host's Python is useless
         "--upgrade",
