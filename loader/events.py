@@ -181,6 +181,9 @@ def _eventbridge(raw: dict[str, Any]) -> list[Notice]:
     except ValidationError as exc:
         raise MalformedEvent(f"malformed EventBridge S3 event: {_first_error(exc)}") from exc
     obj = detail.object
+    event_time = raw.get("time")
+    if event_time is not None and not isinstance(event_time, str):
+        raise MalformedEvent("EventBridge event 'time' is not a string")
     # EventBridge carries the key as written, not URL-encoded.
     return [
         S3Object(
@@ -190,7 +193,7 @@ def _eventbridge(raw: dict[str, Any]) -> list[Notice]:
             etag=obj.etag,
             version_id=obj.version_id,
             sequencer=obj.sequencer,
-            event_time=raw.get("time"),
+            event_time=event_time,
         )
     ]
 

@@ -19,16 +19,34 @@ def failed_manifest_key(location: ManifestLocation, key: str) -> str:
     return location.failed_prefix + key.removeprefix(location.prefix)
 
 
-def build_manifest(members: Iterable[BatchMember]) -> bytes:
-    """`{"entries": [{"url", "mandatory": true, "meta": {"content_length"}}]}`, sorted by url.
+class ManifestBuilder:
+    """Builds `{"entries": [{"url", "mandatory": true, "meta": {"content_length"}}]}` one member
+    at a time, so a 100,000-file batch never holds its members as objects (only the bytes).
 
-    `meta.content_length` is required for Parquet/ORC and harmless elsewhere.
+    `meta.content_length` is required for Parquet/ORC and harmless elsewhere. Entries keep the
+    order they are added in (the member query returns them sorted by key).
     """
-    entries = [
-        {"url": m.url, "mandatory": True, "meta": {"content_length": m.size}}
-        for m in sorted(members, key=lambda m: m.url)
-    ]
-    return json.dumps({"entries": entries}, separators=(",", ":")).encode()
+
+    def __init__(self) -> None:
+        self._body = bytearray(b'{"entries":[')
+        self.count = 0
+
+    def add(self, member: BatchMember) -> None:
+        entry = {"url": member.url, "mandatory": True, "meta": {"content_length": member.size}}
+        if self.count:
+            self._body += b","
+        self._body += json.dumps(entry, separators=(",", ":")).encode()
+        self.count += 1
+
+    def finish(self) -> bytes:
+        return bytes(self._body + b"]}")
+
+
+def build_manifest(members: Iterable[BatchMember]) -> bytes:
+    builder = ManifestBuilder()
+    for member in members:
+        builder.add(member)
+    return builder.finish()
 
 
 def manifest_urls(body: bytes) -> list[str]:

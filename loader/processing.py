@@ -12,7 +12,7 @@ from loader import metrics
 from loader.decisions import retry_delay
 from loader.errors import LeaseLost, LoaderError, RetryableError, TerminalError
 from loader.log import logger
-from loader.manifest import build_manifest, failed_manifest_key, manifest_key
+from loader.manifest import ManifestBuilder, failed_manifest_key, manifest_key
 from loader.models import Batch, BatchStatus, TargetState
 
 if TYPE_CHECKING:
@@ -132,17 +132,19 @@ class Processor:
 
     def _write_manifest(self, config: PrefixConfig, batch: Batch, owner: str) -> Batch:
         started = self._clock()
-        members = list(self._deps.batches.members(batch.batch_id))
-        if len(members) != batch.file_count:
+        builder = ManifestBuilder()
+        for member in self._deps.batches.members(batch.batch_id):
+            builder.add(member)  # streamed: members are never all held as objects
+        if builder.count != batch.file_count:
             # Base-table reads are strongly consistent, so this means a bug or a hand edit.
             raise RetryableError(
                 "batch membership does not match its count",
                 batch_id=batch.batch_id,
-                members=len(members),
+                members=builder.count,
                 file_count=batch.file_count,
             )
         key = manifest_key(config.manifest, batch.prefix, batch.batch_id)
-        url = self._deps.s3.put_manifest(config.manifest.bucket, key, build_manifest(members))
+        url = self._deps.s3.put_manifest(config.manifest.bucket, key, builder.finish())
         batch = self._deps.batches.transition(
             batch.batch_id,
             owner=owner,
@@ -156,7 +158,7 @@ class Processor:
             "manifest_written",
             batch_id=batch.batch_id,
             prefix=batch.prefix,
-            files=len(members),
+            files=builder.count,
             bytes=batch.total_bytes,
             manifest=url,
             duration_ms=round((self._clock() - started) * 1000),

@@ -28,6 +28,10 @@ _TRANSIENT_CLASSES = ("08",)
 _TRANSIENT_TEXT = (
     "the specified key does not exist",  # S3 read-after-write, as the original retried (#73)
     "serializable isolation violation",  # Redshift 1023: another transaction won; try again
+    # A lost session, reported as text only (the Data API gives no SQLSTATE).
+    "server closed the connection unexpectedly",
+    "terminating connection due to administrator command",
+    "connection reset by peer",
 )
 _CONTEXT_LINE = re.compile(r"^\s*context:\s*(.+?)\s*$", re.M)
 _MAX_MESSAGE = 1000
@@ -76,7 +80,9 @@ def describe(
 ) -> str:
     """`target X: [SQLSTATE] message (context)`, secrets masked, at most ~1000 characters."""
     context = _CONTEXT_LINE.search(detail)
-    text = f"target {target}: " + (f"[{sqlstate}] " if sqlstate else "") + primary.strip()
+    # Redact before trimming: a secret with edge whitespace must be masked whole.
+    primary = redact(primary, secrets=secrets).strip()
+    text = f"target {target}: " + (f"[{sqlstate}] " if sqlstate else "") + primary
     if context:
         text += f" ({context.group(1)})"
     text = redact(text, secrets=secrets)

@@ -24,20 +24,7 @@ def _files(stack: Stack, second: str = "3,c\n") -> list[dict]:
     return [stack.put("in/a.csv", "1,a\n2,b\n"), stack.put("in/b.csv", second)]
 
 
-LOST_SESSION_OVER_DATA_API = pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "bug: over the Data API a lost database session comes back as a FAILED statement whose "
-        "text ('server closed the connection unexpectedly') is not in db_errors._TRANSIENT_TEXT "
-        "and has no SQLSTATE, so it is classified terminal: the batch fails on the first attempt "
-        "(visibly) where the psycopg2 path retries"
-    ),
-)
-
-
-@pytest.mark.parametrize(
-    "kind", ["redshift", pytest.param("data_api", marks=LOST_SESSION_OVER_DATA_API), "postgres"]
-)
+@pytest.mark.parametrize("kind", ["redshift", "data_api", "postgres"])
 def test_a_backend_terminated_mid_load_is_rolled_back_and_loaded_once(
     stack: Stack, kind: str, report: Report
 ) -> None:

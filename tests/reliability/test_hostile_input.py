@@ -115,27 +115,11 @@ def test_any_event_is_understood_or_rejected_with_a_message(event: Any) -> None:
     except MalformedEvent as exc:
         assert str(exc).strip(), "a rejection says why"
         return
-    except ValidationError as exc:
-        assume(not _eventbridge_time_bug(exc))  # a known bug, pinned by its own test below
-        raise
     assert isinstance(invocation, Invocation)
     for message in invocation.messages:
         assert message.error is None or message.error.strip()
 
 
-def _eventbridge_time_bug(exc: ValidationError) -> bool:
-    return exc.title == "S3Object" and [e["loc"] for e in exc.errors()] == [("event_time",)]
-
-
-@pytest.mark.xfail(
-    strict=True,
-    raises=ValidationError,
-    reason=(
-        "bug: loader/events.py _eventbridge passes the event's 'time' to S3Object unchecked; "
-        "a non-string time raises pydantic's ValidationError, not MalformedEvent, out of "
-        "parse_event, so one such SQS message fails the whole batch, every time"
-    ),
-)
 def test_an_eventbridge_message_with_a_bad_time_fails_alone() -> None:
     bad = eventbridge_event(BUCKET, "events/a.csv") | {"time": []}
 
@@ -176,9 +160,6 @@ def test_a_rejected_direct_invocation_writes_nothing(env: Env, event: Any) -> No
     except MalformedEvent as exc:
         assert str(exc).strip()
         assert _counts(env) == before, "a rejected event wrote something"
-    except ValidationError as exc:
-        assume(not _eventbridge_time_bug(exc))  # the known bug pinned below
-        raise
 
 
 BAD_BODIES: dict[str, Any] = {

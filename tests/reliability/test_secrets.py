@@ -296,7 +296,6 @@ def test_a_server_without_tls_is_refused_by_default(stack: Stack) -> None:
 # --- what a warehouse sends back is masked before anyone sees it ------------------------------
 
 # Marked, so that a generated secret cannot occur in the text by chance ("failed-m...").
-# Leading or trailing whitespace: see the xfail test below.
 SECRET_TEXT = (
     st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"), max_size=32)
     .map(lambda text: f"S3cr§{text}")
@@ -376,19 +375,10 @@ def _failed_batch() -> Any:
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "bug: loader/loading/db_errors.py describe() strips the driver's message before "
-        "redacting it, so a secret that ends (or starts) with whitespace and ends the message "
-        "is no longer found whole: all of it but the whitespace reaches the batch error, the "
-        "logs and the failure notification"
-    ),
-)
 def test_a_secret_ending_in_a_space_is_masked_too() -> None:
     password = "pw-ends-with-a-space "
     secrets = CopySecrets(access_key_id=COPY_KEY_ID, secret_access_key=password)
 
-    error = describe("warehouse", "28P01", f"authentication failed for {password}", secrets)
+    error = describe("warehouse", "28P01", f"authentication failed for {password}", secrets=secrets)
 
     assert password.strip() not in error
