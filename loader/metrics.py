@@ -43,6 +43,8 @@ def gauge(name: str, value: float, *, unit: str = "Count", prefix: str | None = 
     """One value now, optionally per prefix (its own EMF line: dimensions differ per metric)."""
     from aws_lambda_powertools.metrics import MetricUnit, single_metric
 
+    if os.environ.get("POWERTOOLS_METRICS_DISABLED", "").lower() == "true":
+        return  # Powertools honours it for Metrics, not for single_metric
     metrics = _metrics()
     with single_metric(
         name=name,

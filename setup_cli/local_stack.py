@@ -79,6 +79,8 @@ def loader_environment(r: Resources) -> dict[str, str]:
         "LOADER_CONFIG_TTL_SECONDS": "1",
         "LOADER_SUCCESS_TOPIC_ARN": r.success_topic_arn,
         "LOADER_FAILURE_TOPIC_ARN": r.failure_topic_arn,
+        # Metric lines are for CloudWatch; locally they would drown the batch display.
+        "POWERTOOLS_METRICS_DISABLED": "true",
     }
 
 
