@@ -26,11 +26,6 @@ def files(n: int, start: int = 0, folder: str = "events") -> list[dict[str, Any]
     ]
 
 
-@pytest.fixture
-def loader(env: Env) -> RecordingLoader:
-    return RecordingLoader(env.session)
-
-
 # --- exactly-once registration ----------------------------------------------------------
 
 

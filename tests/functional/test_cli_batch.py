@@ -22,11 +22,6 @@ PREFIX = f"{BUCKET}/events"
 
 
 @pytest.fixture
-def loader(env: Env) -> RecordingLoader:
-    return RecordingLoader(env.session)
-
-
-@pytest.fixture
 def run(env: Env, loader: RecordingLoader):
     """`loader-admin ARGS` against moto, loading through the recording fake destination."""
 

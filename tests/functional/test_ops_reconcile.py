@@ -9,38 +9,16 @@ import time
 from typing import Any
 
 import pytest
-from typer.testing import CliRunner, Result
+from typer.testing import Result
 
-from loader.admin import Operations
 from loader.errors import MalformedEvent
 from loader.events import ReconcileRequest, parse_event
 from loader.models import BatchStatus
-from setup_cli.context import Cli
-from setup_cli.main import app
 from support.aws import BUCKET, Env, make_config
 from support.events import s3_event, s3_record
 from support.fakes import RecordingLoader
 
 PREFIX = f"{BUCKET}/events"
-
-
-@pytest.fixture
-def loader(env: Env) -> RecordingLoader:
-    return RecordingLoader(env.session)
-
-
-@pytest.fixture
-def run(env: Env, loader: RecordingLoader):
-    def invoke(*args: str) -> Result:
-        obj = Cli(
-            session=env.session,
-            settings=env.settings,
-            clock=env.clock,
-            service_factory=lambda deps: Operations(deps, loader=loader, clock=env.clock),
-        )
-        return CliRunner().invoke(app, list(args), obj=obj)
-
-    return invoke
 
 
 @pytest.fixture(autouse=True)
