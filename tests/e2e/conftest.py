@@ -15,12 +15,11 @@ Nothing is skipped: if PostgreSQL cannot start, every test here fails loudly.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 
 import boto3
 import pytest
-from e2e.stack import IAM_USER, Stack, admin
+from e2e.stack import IAM_USER, Stack, admin, build_stack
 
 from redshift_standin.data_api import FakeRedshiftData
 from redshift_standin.postgres import EmbeddedPostgres
@@ -53,27 +52,7 @@ def data_api(proxy: StandIn) -> Iterator[FakeRedshiftData]:
 def stack(
     env: Env, postgres: EmbeddedPostgres, proxy: StandIn, data_api: FakeRedshiftData
 ) -> Iterator[Stack]:
-    session = env.session
-    env.deps._clients["redshift-data"] = data_api
-    sns, sqs = session.client("sns"), session.client("sqs")
-    topic = sns.create_topic(Name="loader-failures")["TopicArn"]
-    queue = sqs.create_queue(QueueName="failure-inbox")["QueueUrl"]
-    queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"][
-        "QueueArn"
-    ]
-    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue_arn)
-    secret = session.client("secretsmanager").create_secret(
-        Name="warehouse-login", SecretString=json.dumps({"username": "postgres", "password": "x"})
-    )["ARN"]
-    built = Stack(
-        env,
-        postgres,
-        proxy,
-        data_api,
-        failure_queue_url=queue,
-        failure_topic_arn=topic,
-        secret_arn=secret,
-    )
+    built = build_stack(env, postgres, proxy, data_api)
     yield built
     for name in built.tables:
         admin(postgres.dsn, f"DROP TABLE IF EXISTS {name}")

@@ -159,3 +159,28 @@ class Stack:
         sqs = self.env.session.client("sqs")
         got = sqs.receive_message(QueueUrl=self.failure_queue_url, MaxNumberOfMessages=10)
         return [json.loads(m["Body"]) for m in got.get("Messages", [])]
+
+
+def build_stack(env: Any, postgres: Any, proxy: Any, data_api: Any) -> Stack:
+    """Targets, a failure topic with an SQS inbox and a database secret, over `env`'s moto."""
+    session = env.session
+    env.deps._clients["redshift-data"] = data_api
+    sns, sqs = session.client("sns"), session.client("sqs")
+    topic = sns.create_topic(Name="loader-failures")["TopicArn"]
+    queue = sqs.create_queue(QueueName="failure-inbox")["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue_arn)
+    secret = session.client("secretsmanager").create_secret(
+        Name="warehouse-login", SecretString=json.dumps({"username": "postgres", "password": "x"})
+    )["ARN"]
+    return Stack(
+        env,
+        postgres,
+        proxy,
+        data_api,
+        failure_queue_url=queue,
+        failure_topic_arn=topic,
+        secret_arn=secret,
+    )

@@ -12,14 +12,13 @@ Rows carry their file's id, so a file loaded twice shows as duplicate rows.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 import boto3
-from e2e.stack import IAM_USER, Stack, admin
+from e2e.stack import IAM_USER, Stack, admin, build_stack
 from reliability.crash_run import topic_with_inbox
 from reliability.harness import Protocol, SimulatedCrash, new_session
 from reliability.invariants import Outcome, audit_rows, headers
@@ -34,31 +33,6 @@ from support.events import s3_event, sqs_event
 FILES = {"f0": "1,a\n2,b\n", "f1": "3,c\n", "f2": "4,d\n"}
 EXPECTED_ROWS = [(1, "a"), (2, "b"), (3, "c"), (4, "d")]
 KINDS = {"rs": "redshift", "api": "data_api", "pg": "postgres"}
-
-
-def stack_for(env: Env, postgres: Any, proxy: Any, data_api: Any) -> Stack:
-    """What tests/e2e/conftest.py's `stack` fixture builds, for use outside a test."""
-    session = env.session
-    env.deps._clients["redshift-data"] = data_api
-    sns, sqs = session.client("sns"), session.client("sqs")
-    topic = sns.create_topic(Name="loader-failures")["TopicArn"]
-    queue = sqs.create_queue(QueueName="failure-inbox")["QueueUrl"]
-    arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"][
-        "QueueArn"
-    ]
-    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=arn)
-    secret = session.client("secretsmanager").create_secret(
-        Name="warehouse-login", SecretString=json.dumps({"username": "postgres", "password": "x"})
-    )["ARN"]
-    return Stack(
-        env,
-        postgres,
-        proxy,
-        data_api,
-        failure_queue_url=queue,
-        failure_topic_arn=topic,
-        secret_arn=secret,
-    )
 
 
 @dataclass
@@ -153,7 +127,7 @@ def standalone_stack() -> Iterator[Stack]:
             standin(postgres, lambda: boto3.client("s3", region_name="us-east-1")) as proxy,
             fake_data_api(proxy) as data_api,
         ):
-            stack = stack_for(env, postgres, proxy, data_api)
+            stack = build_stack(env, postgres, proxy, data_api)
             try:
                 yield stack
             finally:
