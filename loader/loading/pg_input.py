@@ -91,6 +91,9 @@ def option_problems(options: CopyOptions, *, zstd_available: bool) -> list[str]:
         problems.append(f"encoding {options.encoding} is not supported (UTF-8 only)")
     if options.extra_options:
         problems.append("extra_options (Redshift COPY text) cannot be used")
+    delimiter = getattr(options.format, "delimiter", ",")
+    if len(delimiter.encode()) != 1:
+        problems.append("a delimiter must be one character (one byte) for PostgreSQL's COPY")
     if options.compression == "lzop":
         problems.append("lzop compression is not supported")
     if options.compression == "zstd" and not zstd_available:
