@@ -116,7 +116,9 @@ class AfterLoad(_Model):
     archive_prefix: str | None = None
     """`bucket/prefix` the files are moved under (their key is kept); outside watched prefixes."""
     tag_key: str = "s3-redshift-loader"
+    """S3 object tag key written by action `tag`."""
     tag_value: str = "loaded"
+    """S3 object tag value written by action `tag`."""
 
     @field_validator("archive_prefix")
     @classmethod

@@ -159,8 +159,11 @@ class RedshiftTarget(_TargetBase):
 
     type: Literal["redshift"] = "redshift"
     host: str
+    """Endpoint host name of the cluster or workgroup (reachable from the Lambda's VPC)."""
     port: Annotated[int, Field(ge=1, le=65535)] = 5439
+    """Endpoint port."""
     database: str = "dev"
+    """Database the table is in."""
     user: str | None = None
     """Database user. With auth 'iam' on a cluster: set, GetClusterCredentials for this user;
     unset, GetClusterCredentialsWithIAM (the user is the Lambda role's IAM identity)."""
@@ -169,15 +172,23 @@ class RedshiftTarget(_TargetBase):
     workgroup_name: str | None = None
     """Serverless: IAM credentials come from redshift-serverless:GetCredentials."""
     auth: Literal["iam", "secret", "kms_password"] = "iam"
+    """How the loader logs in: `iam` temporary credentials (cluster_identifier or
+    workgroup_name), a Secrets Manager `secret` (secret_arn), or the original loader's
+    `kms_password` (user and encrypted_password)."""
     secret_arn: str | None = None
+    """Secrets Manager secret (JSON with `username` and `password`) for auth `secret`."""
     encrypted_password: str | None = None
     """KMS ciphertext (base64) of the password, as the original loader stored it."""
     sslmode: Literal["verify-full", "verify-ca", "require", "disable"] = "verify-full"
+    """libpq TLS mode: `verify-full` checks the certificate and the host name, `verify-ca` the
+    certificate only, `require` encrypts without checking, `disable` sends in clear text."""
     sslrootcert: str | None = None
     """CA bundle for verify-ca / verify-full; default: `LOADER_REDSHIFT_CA_BUNDLE`, else the
     system trust store."""
     connect_timeout_seconds: Annotated[int, Field(ge=1, le=300)] = 10
+    """Seconds to wait for the connection (libpq `connect_timeout`)."""
     copy_authorization: CopyAuthorization = CopyAuthorization()
+    """How Redshift itself reads S3 during COPY (default: `IAM_ROLE default`)."""
 
     @model_validator(mode="after")
     def _auth_fields(self) -> Self:
@@ -196,12 +207,20 @@ class DataApiTarget(_TargetBase):
 
     type: Literal["data_api"] = "data_api"
     database: str = "dev"
+    """Database the table is in."""
     cluster_identifier: str | None = None
+    """Provisioned cluster to run the statements on (exactly one of this or workgroup_name)."""
     workgroup_name: str | None = None
+    """Serverless workgroup to run the statements on."""
     db_user: str | None = None
+    """Cluster only, without secret_arn: the database user of the Data API's temporary
+    credentials (`DbUser`)."""
     secret_arn: str | None = None
+    """Secrets Manager secret the Data API logs in with (`SecretArn`); wins over db_user."""
     poll_interval_seconds: Annotated[float, Field(gt=0, le=30)] = 1.0
+    """First wait between status polls of a submitted statement; later waits grow."""
     copy_authorization: CopyAuthorization = CopyAuthorization()
+    """How Redshift itself reads S3 during COPY (default: `IAM_ROLE default`)."""
 
     @model_validator(mode="after")
     def _where(self) -> Self:
@@ -217,9 +236,16 @@ class PostgresTarget(_TargetBase):
     dsn: str | None = None
     """libpq connection string without a password; or use secret_arn."""
     secret_arn: str | None = None
+    """Secrets Manager secret (JSON: `host`, `port`, `dbname`, `username`, `password`); its
+    values complete and override the dsn."""
     sslmode: Literal["verify-full", "verify-ca", "require", "prefer", "disable"] = "verify-full"
+    """libpq TLS mode: `verify-full` checks the certificate and the host name, `verify-ca` the
+    certificate only, `require` encrypts without checking, `prefer` tries TLS first, `disable`
+    sends in clear text."""
     sslrootcert: str | None = None
+    """CA bundle for verify-ca / verify-full; default: libpq's own (`~/.postgresql/root.crt`)."""
     connect_timeout_seconds: Annotated[int, Field(ge=1, le=300)] = 10
+    """Seconds to wait for the connection (libpq `connect_timeout`)."""
 
     @model_validator(mode="after")
     def _where(self) -> Self:
