@@ -65,7 +65,7 @@ def split_table_name(text: str) -> tuple[str | None, str]:
             raise ValueError(f"{text!r}: unexpected {text[pos]!r} after a quoted name")
         pos += 1
     if len(parts) > 2:
-        raise ValueError(f"{text!r}: expected 'table' or 'schema.table'")
+        raise ValueError(f"expected 'table' or 'schema.table', got {text!r}")
     return (parts[0], parts[1]) if len(parts) == 2 else (None, parts[0])
 
 
@@ -86,5 +86,5 @@ def _read_part(text: str, pos: int) -> tuple[str, int]:
     stop = len(text) if stop < 0 else stop
     part = text[pos:stop]
     if not part:
-        raise ValueError(f"{text!r}: expected 'table' or 'schema.table'")
+        raise ValueError(f"expected 'table' or 'schema.table', got {text!r}")
     return part, stop
