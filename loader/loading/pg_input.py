@@ -115,7 +115,7 @@ def _format_options(fmt: DataFormat, problems: list[str]) -> tuple[str, bool | N
         # csv with quoting only for REMOVEQUOTES (else a char that never occurs): `\` stays data
         quote = _pg_text('"' if fmt.remove_quotes else "\x01")
         return f"FORMAT csv, DELIMITER {delimiter}, QUOTE {quote}", None
-    if fmt.type == "json" and fmt.mode != "jsonpaths":
+    if fmt.type == "json" and fmt.mode not in ("jsonpaths", "noshred"):
         return f"FORMAT csv, NULL {_pg_text(_NULL)}", fmt.mode != "auto"
     mode = f" {fmt.mode}" if fmt.type == "json" else ""
     problems.append(f"format {fmt.type}{mode} cannot be loaded into PostgreSQL")

@@ -349,3 +349,11 @@ def test_postgres_targets_refuse_a_multi_character_delimiter_at_validation() -> 
     )
     assert config.copy_options.format.delimiter == "|~|"  # type: ignore[union-attr]
     assert PostgresTarget(name="pg", table="t", dsn="host=x").table == "t"
+
+
+def test_postgres_targets_refuse_noshred_rather_than_shred_it() -> None:
+    from loader.errors import ConfigurationError
+    from loader.loading.pg_input import pg_copy_plan
+
+    with pytest.raises(ConfigurationError, match="noshred"):
+        pg_copy_plan(CopyOptions(format={"type": "json", "mode": "noshred"}), zstd_available=True)
