@@ -427,3 +427,26 @@ def test_original_credentials_in_free_text_are_refused_without_echoing_the_secre
 
     assert "CREDENTIALS" in str(caught.value)
     assert "TOPSECRET" not in str(caught.value)
+
+
+def test_original_serializetojson_becomes_the_columnar_format_field() -> None:
+    options = convert_original({"dataFormat": "PARQUET", "copyOptions": "SERIALIZETOJSON"}).options
+    assert options.format == ParquetFormat(serialize_to_json=True)
+    assert options.extra_options is None
+
+
+@pytest.mark.parametrize(
+    ("text", "named"),
+    [
+        ("COMPROWS 500", "between 1000 and 2147483647"),
+        ("NOLOAD", "NOLOAD"),
+        ("SSH", "remote host"),
+        ("ACCEPTANYDAT", "did you mean ACCEPTANYDATE"),
+        ("dateformat 'EPOCHSECS'", "TIMEFORMAT"),
+    ],
+)
+def test_original_free_text_redshift_would_reject_is_refused_on_import(
+    text: str, named: str
+) -> None:
+    with pytest.raises(ValueError, match=named):
+        convert_original({"dataFormat": "CSV", "copyOptions": text})
