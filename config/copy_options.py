@@ -395,6 +395,10 @@ class CopyOptions(SuggestingModel):
             raise ValueError(
                 f"{value!r} is a TIMEFORMAT keyword; DATEFORMAT takes 'auto' or a format"
             )
+        if info.field_name == "time_format" and any(z in value for z in ("TZ", "tz", "OF")):
+            # r_DATEFORMAT_and_TIMEFORMAT_strings.html: "You can't include a time zone specifier
+            # (TZ, tz, or OF) in the timeformat_string."
+            raise ValueError("a time format cannot name a time zone (TZ, tz, OF): use 'auto'")
         return value
 
     @field_validator("null_as")

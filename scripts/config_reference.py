@@ -65,7 +65,8 @@ Guide pages cited in `config/copy_parameters.py` and `tests/unit/test_redshift_r
   matched to `columns` that way. In `table`, a part in double quotes is one identifier even with a
   dot: `"my.table"` or `raw."my.table"`.
 - `date_format: AUTO` and `time_format: EPOCHSECS` are stored as `auto` and `epochsecs`: Redshift's
-  keywords are case-sensitive. `date_format` does not take the epoch keywords.
+  keywords are case-sensitive. `date_format` does not take the epoch keywords, `time_format` no
+  time zone (`TZ`, `tz`, `OF`; use `auto`).
 - `null_as` must not hold a newline; fixed-width input must be UTF-8.
 - Delimiters may be several characters (`|~|`); octal escapes are UTF-8 bytes (`\\302\\246` is `¦`).
   PostgreSQL targets still need a one-byte delimiter.

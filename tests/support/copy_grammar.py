@@ -381,6 +381,10 @@ def _value_rules(st: Statement) -> list[str]:
         problems.append(f"DATEFORMAT {date!r}: it takes 'auto' (lowercase) or a format string")
     if time is not None and time.lower() in TIME_KEYWORDS and time not in TIME_KEYWORDS:
         problems.append(f"TIMEFORMAT {time!r}: the keywords are lowercase only")
+    # r_DATEFORMAT_and_TIMEFORMAT_strings.html: "You can't include a time zone specifier (TZ, tz,
+    # or OF) in the timeformat_string."
+    if time is not None and any(zone in time for zone in ("TZ", "tz", "OF")):
+        problems.append(f"TIMEFORMAT {time!r} names a time zone")
     null = value("NULL")
     if null is not None and "\n" in null:
         problems.append("NULL AS: Amazon Redshift reserves '\\n' for use as a line delimiter")

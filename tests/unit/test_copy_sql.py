@@ -394,7 +394,10 @@ one_char = st.characters(codec="utf-8", exclude_characters="\x00\n\r")
             # NULL AS never holds a newline (Redshift reserves it as the line end).
             "null_as": hostile.map(lambda s: s.replace("\n", "\\n")),
             "date_format": printable,
-            "time_format": printable,
+            # a time format never names a time zone (TZ, tz, OF): no Z, z or F
+            "time_format": printable.map(
+                lambda s: s.translate(dict.fromkeys(map(ord, "ZzF"))) or "HH"
+            ),
             "delimiter": one_char,
             "key": printable,
             "role": hostile,

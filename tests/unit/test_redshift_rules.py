@@ -357,3 +357,11 @@ def test_postgres_targets_refuse_noshred_rather_than_shred_it() -> None:
 
     with pytest.raises(ConfigurationError, match="noshred"):
         pg_copy_plan(CopyOptions(format={"type": "json", "mode": "noshred"}), zstd_available=True)
+
+
+@pytest.mark.parametrize("written", ["YYYY-MM-DD HH:MI:SSOF", "YYYY-MM-DD HH:MI:SS TZ", "HH:MI tz"])
+def test_time_formats_cannot_name_a_time_zone(written: str) -> None:
+    # r_DATEFORMAT_and_TIMEFORMAT_strings.html: "You can't include a time zone specifier (TZ, tz,
+    # or OF) in the timeformat_string." ... "To load TIMESTAMPTZ data that is in a format
+    # different from the default format, specify 'auto'."
+    assert "time zone" in refused(CopyOptions, time_format=written)
