@@ -1,8 +1,8 @@
 """Unknown configuration fields name the field that was probably meant.
 
-pydantic says `Extra inputs are not permitted` for a typo'd key; `SuggestingModel` rewrites that
-error, for keys of its own level, into `unknown field; did you mean 'filename_filter'?`, so every
-caller that prints `error["msg"]` (the CLI among them) shows the suggestion. `did_you_mean` is
+pydantic says `Extra inputs are not permitted` for a typo'd key; `SuggestingModel` adds, for keys
+of its own level, `; did you mean 'filename_filter'?`, so every caller that prints `error["msg"]`
+with the error's path (the CLI among them) shows the suggestion. `did_you_mean` is
 the same lookup for callers with a name and a list of candidates.
 """
 
@@ -32,10 +32,10 @@ def did_you_mean(name: str, candidates: Iterable[str]) -> str | None:
 
 
 def unknown_field_message(name: str, candidates: Iterable[str]) -> str:
-    """`unknown field 'x'` with the suggestion, when there is one."""
+    """pydantic's wording, with the suggestion when there is one (the path names the key)."""
     guess = did_you_mean(name, [c for c in candidates if c != "type"])
     hint = f"; did you mean '{guess}'?" if guess else ""
-    return f"Extra inputs are not permitted: unknown field {name!r}{hint}"
+    return f"Extra inputs are not permitted{hint}"
 
 
 class SuggestingModel(BaseModel):

@@ -80,7 +80,7 @@ Guide pages cited in `config/copy_parameters.py` and `tests/unit/test_redshift_r
   loaded), and parameters that have a field (`SERIALIZETOJSON` is `format.serialize_to_json`).
 - Regions, role and topic ARNs are ASCII; `access_key_id` is 16 to 128 letters and digits.
 - A misspelt key is reported with the field it was probably meant to be
-  (`unknown field 'filname_filter'; did you mean 'filename_filter'?`).
+  (`filname_filter: Extra inputs are not permitted; did you mean 'filename_filter'?`).
 """
 
 SECTIONS: list[tuple[str, type[BaseModel], str]] = [
