@@ -4,7 +4,8 @@ Quoting. Identifiers are double-quoted with inner quotes doubled. Literals are s
 quotes *and backslashes* doubled: Redshift reads backslash escapes inside '...' (its own
 QUOTE_LITERAL doubles both), so a value ending in a backslash must not be able to end the literal
 early. Nothing else from a configuration reaches the text unquoted, except keywords chosen here and
-`extra_options`, which `CopyOptions` has already reduced to words, numbers and plain literals.
+`extra_options`, which `CopyOptions` has already reduced to documented parameters and numbers
+(`config/copy_parameters.py`).
 
 COPY option order, fixed so that statements are stable and comparable:
 
