@@ -23,8 +23,10 @@ from pydantic import (
 )
 
 from config.copy_parameters import (
+    ALL,
     COLUMNAR_PAGE,
     PARAMETERS,
+    applies_to,
     columnar_names,
     extra_problem,
     suggestion,
@@ -262,30 +264,32 @@ _FORMATS: dict[str, type[_Format]] = {
     "fixedwidth": FixedWidthFormat,
 }
 
-# Which formats each option applies to. Columnar (Parquet/ORC) COPY takes very few options
-# (ACCEPTINVCHARS, FILLRECORD, STATUPDATE; never MAXERROR); EXPLICIT_IDS is left to Redshift.
-_TEXT = frozenset({"csv", "delimited", "fixedwidth"})
-_ROWS = _TEXT | {"json", "avro"}
+# Which formats each typed option applies to, from the parameter table; EXPLICIT_IDS,
+# ACCEPTINVCHARS and STATUPDATE apply to every format.
 _APPLIES_TO: dict[str, frozenset[str]] = {
-    "compression": _ROWS,
-    "date_format": _ROWS,
-    "time_format": _ROWS,
-    "null_as": _TEXT,
-    # copy-parameters-data-format.html, JSON: "If EMPTYASNULL is specified, COPY loads empty
-    # strings for CHAR and VARCHAR fields as NULL"; BLANKSASNULL is not among the options "not
-    # supported with JSON".
-    "empty_as_null": _TEXT | {"json"},
-    "blanks_as_null": _TEXT | {"json"},
-    "truncate_columns": _ROWS,
-    "trim_blanks": _ROWS,
-    "fill_record": _TEXT | {"parquet", "orc"},
-    "ignore_blank_lines": _TEXT,
-    "max_error": _ROWS,
-    "comp_update": _ROWS,
-    "region": _ROWS,
-    "encrypted": _ROWS,
-    "encoding": _ROWS,
-    "round_dec": _ROWS,
+    name: kinds
+    for name in (
+        "compression",
+        "date_format",
+        "time_format",
+        "null_as",
+        "empty_as_null",
+        "blanks_as_null",
+        "truncate_columns",
+        "trim_blanks",
+        "fill_record",
+        "ignore_blank_lines",
+        "max_error",
+        "comp_update",
+        "region",
+        "encrypted",
+        "encoding",
+        "round_dec",
+        "accept_inv_chars",
+        "stat_update",
+        "explicit_ids",
+    )
+    if (kinds := applies_to(name)) != ALL
 }
 _WHY_NOT_COLUMNAR = {
     "compression": "Parquet and ORC files carry their own compression",
@@ -607,11 +611,13 @@ def _extra_parameter(tokens: list[_OptionToken], pos: int, kind: str | None) -> 
     problem = extra_problem(parameter)
     if problem is not None:
         raise ValueError(f"extra_options: {problem}")
-    if kind in {"parquet", "orc"}:
+    if kind in {"parquet", "orc"} and kind not in parameter.formats:
         raise ValueError(
             f"extra_options: {word} does not apply to Parquet and ORC, which take only "
             f"{columnar_names()} ({COLUMNAR_PAGE})"
         )
+    if kind is not None and kind not in parameter.formats:
+        raise ValueError(f"extra_options: {word} does not apply to format {kind!r}")
     if parameter.shape == "flag":
         return word, pos + 1
     # The free parameters take no argument or, COMPROWS, a whole number in documented bounds.

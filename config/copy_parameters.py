@@ -37,6 +37,15 @@ COMPRESSION_PAGE = "copy-parameters-file-compression.html"
 AUTH_PAGE = "copy-parameters-authorization.html"
 COLUMNAR_PAGE = "copy-usage_notes-copy-from-columnar.html"
 
+# The loader's format types (`format.type`).
+TEXT = frozenset({"csv", "delimited", "fixedwidth"})
+ROWS = TEXT | {"json", "avro"}
+COLUMNAR = frozenset({"parquet", "orc"})
+ALL = ROWS | COLUMNAR
+# FORMAT_PAGE, JSON: "If EMPTYASNULL is specified, COPY loads empty strings for CHAR and VARCHAR
+# fields as NULL"; BLANKSASNULL is not among "The following options aren't supported with JSON".
+TEXT_AND_JSON = TEXT | {"json"}
+
 
 @dataclass(frozen=True)
 class CopyParameter:
@@ -53,11 +62,15 @@ class CopyParameter:
     """Documented range of a number argument."""
     source: str | None = None
     """Set when the keyword belongs to COPY from another source than Amazon S3."""
-    columnar: bool = False
-    """Allowed with FORMAT PARQUET / ORC (COLUMNAR_PAGE: "Only the following COPY parameters are
-    supported")."""
+    formats: frozenset[str] = ROWS
+    """The format types it applies to. Parquet and ORC take few (COLUMNAR_PAGE: "Only the
+    following COPY parameters are supported")."""
     refused: str | None = None
     """Why the loader never writes it, when Redshift would accept it."""
+
+    @property
+    def columnar(self) -> bool:
+        return bool(self.formats & COLUMNAR)
 
 
 _P = CopyParameter
@@ -69,8 +82,8 @@ PARAMETERS: dict[str, CopyParameter] = {
         _P("CSV", f"{FORMAT_PAGE}#copy-csv", "format", "format"),
         _P("JSON", f"{FORMAT_PAGE}#copy-json", "format", "format"),
         _P("AVRO", f"{FORMAT_PAGE}#copy-avro", "format", "format"),
-        _P("PARQUET", f"{FORMAT_PAGE}#copy-parquet", "format", "format", columnar=True),
-        _P("ORC", f"{FORMAT_PAGE}#copy-orc", "format", "format", columnar=True),
+        _P("PARQUET", f"{FORMAT_PAGE}#copy-parquet", "format", "format", formats=ALL),
+        _P("ORC", f"{FORMAT_PAGE}#copy-orc", "format", "format", formats=ALL),
         _P("FIXEDWIDTH", f"{FORMAT_PAGE}#copy-fixedwidth", "format", "format"),
         _P("SHAPEFILE", f"{FORMAT_PAGE}#copy-shapefile", "format", "format"),
         _P(
@@ -82,7 +95,7 @@ PARAMETERS: dict[str, CopyParameter] = {
         _P("DELIMITER", f"{FORMAT_PAGE}#copy-delimiter", "literal", "delimiter"),
         _P("QUOTE", f"{FORMAT_PAGE}#copy-csv-quote", "literal", "quote_char"),
         # ingest-super.html: "FORMAT PARQUET SERIALIZETOJSON".
-        _P("SERIALIZETOJSON", "ingest-super.html", "flag", "serialize_to_json", columnar=True),
+        _P("SERIALIZETOJSON", "ingest-super.html", "flag", "serialize_to_json", formats=COLUMNAR),
         # File compression parameters (COMPRESSION_PAGE).
         _P("BZIP2", f"{COMPRESSION_PAGE}#copy-bzip2", "compression", "compression"),
         _P("GZIP", f"{COMPRESSION_PAGE}#copy-gzip", "compression", "compression"),
@@ -95,11 +108,23 @@ PARAMETERS: dict[str, CopyParameter] = {
             f"{CONVERSION_PAGE}#copy-acceptinvchars",
             "optional_literal",
             "accept_inv_chars",
-            columnar=True,
+            formats=ALL,
         ),
-        _P("BLANKSASNULL", f"{CONVERSION_PAGE}#copy-blanksasnull", "flag", "blanks_as_null"),
+        _P(
+            "BLANKSASNULL",
+            f"{CONVERSION_PAGE}#copy-blanksasnull",
+            "flag",
+            "blanks_as_null",
+            formats=TEXT_AND_JSON,
+        ),
         _P("DATEFORMAT", f"{CONVERSION_PAGE}#copy-dateformat", "literal", "date_format"),
-        _P("EMPTYASNULL", f"{CONVERSION_PAGE}#copy-emptyasnull", "flag", "empty_as_null"),
+        _P(
+            "EMPTYASNULL",
+            f"{CONVERSION_PAGE}#copy-emptyasnull",
+            "flag",
+            "empty_as_null",
+            formats=TEXT_AND_JSON,
+        ),
         _P("ENCODING", f"{CONVERSION_PAGE}#copy-encoding", "word", "encoding"),
         _P("ESCAPE", f"{CONVERSION_PAGE}#copy-escape", "flag", "escape"),
         _P(
@@ -107,19 +132,25 @@ PARAMETERS: dict[str, CopyParameter] = {
             f"{CONVERSION_PAGE}#copy-explicit-ids",
             "flag",
             "explicit_ids",
-            columnar=True,
+            formats=ALL,
         ),
         _P(
-            "FILLRECORD", f"{CONVERSION_PAGE}#copy-fillrecord", "flag", "fill_record", columnar=True
+            # FORMAT_PAGE: FILLRECORD is not supported with JSON (nor, here, Avro).
+            "FILLRECORD",
+            f"{CONVERSION_PAGE}#copy-fillrecord",
+            "flag",
+            "fill_record",
+            formats=TEXT | COLUMNAR,
         ),
         _P(
             "IGNOREBLANKLINES",
             f"{CONVERSION_PAGE}#copy-ignoreblanklines",
             "flag",
             "ignore_blank_lines",
+            formats=TEXT,
         ),
         _P("IGNOREHEADER", f"{CONVERSION_PAGE}#copy-ignoreheader", "number", "ignore_header_rows"),
-        _P("NULL", f"{CONVERSION_PAGE}#copy-null-as", "literal", "null_as"),
+        _P("NULL", f"{CONVERSION_PAGE}#copy-null-as", "literal", "null_as", formats=TEXT),
         _P("REMOVEQUOTES", f"{CONVERSION_PAGE}#copy-removequotes", "flag", "remove_quotes"),
         _P("ROUNDEC", f"{CONVERSION_PAGE}#copy-roundec", "flag", "round_dec"),
         _P("TIMEFORMAT", f"{CONVERSION_PAGE}#copy-timeformat", "literal", "time_format"),
@@ -141,13 +172,13 @@ PARAMETERS: dict[str, CopyParameter] = {
             refused="NOLOAD checks the files without loading them, and the loader would record "
             "the batch as loaded",
         ),
-        _P("STATUPDATE", f"{LOAD_PAGE}#copy-statupdate", "switch", "stat_update", columnar=True),
+        _P("STATUPDATE", f"{LOAD_PAGE}#copy-statupdate", "switch", "stat_update", formats=ALL),
         # COPY from Amazon S3 (S3_PAGE).
-        _P("MANIFEST", f"{S3_PAGE}#copy-manifest", "loader", "the loader itself", columnar=True),
+        _P("MANIFEST", f"{S3_PAGE}#copy-manifest", "loader", "the loader itself", formats=ALL),
         _P("ENCRYPTED", f"{S3_PAGE}#copy-encrypted", "flag", "encrypted"),
         _P("REGION", f"{S3_PAGE}#copy-region", "literal", "region"),
-        _P("FROM", f"{S3_PAGE}#copy-parameters-from", "loader", "the loader itself", columnar=True),
-        _P("COPY", "r_COPY.html", "loader", "the loader itself", columnar=True),
+        _P("FROM", f"{S3_PAGE}#copy-parameters-from", "loader", "the loader itself", formats=ALL),
+        _P("COPY", "r_COPY.html", "loader", "the loader itself", formats=ALL),
         # Other data sources.
         _P(
             "READRATIO",
@@ -158,7 +189,7 @@ PARAMETERS: dict[str, CopyParameter] = {
         _P("SSH", "copy-parameters-data-source-ssh.html", "flag", source="a remote host (SSH)"),
         # Authorization (AUTH_PAGE), and the words of the CREDENTIALS string.
         *(
-            _P(word, AUTH_PAGE, "authorization", columnar=True)
+            _P(word, AUTH_PAGE, "authorization", formats=ALL)
             for word in (
                 "CREDENTIALS",
                 "IAM_ROLE",
@@ -196,4 +227,13 @@ def suggestion(word: str) -> str:
 
 def columnar_names() -> str:
     """The parameters COPY accepts with Parquet and ORC, for messages."""
-    return ", ".join(sorted(p.name for p in PARAMETERS.values() if p.columnar and p.field))
+    own = {"format", "loader", "authorization"}
+    return ", ".join(
+        sorted(p.name for p in PARAMETERS.values() if p.columnar and p.shape not in own)
+    )
+
+
+def applies_to(field: str) -> frozenset[str]:
+    """The format types a typed field applies to (every format when no row names it)."""
+    kinds = [p.formats for p in PARAMETERS.values() if p.field == field]
+    return kinds[0] if kinds else ALL
