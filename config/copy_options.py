@@ -14,23 +14,46 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Annotated, Any, Literal, NamedTuple, Self
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+
+from config.copy_parameters import (
+    ALL,
+    COLUMNAR_PAGE,
+    PARAMETERS,
+    applies_to,
+    columnar_names,
+    extra_problem,
+    suggestion,
+)
+from config.suggest import SuggestingModel
 
 # No `str_strip_whitespace`: a blank delimiter, NULL AS ' ' or a tab are meaningful here.
 _CONFIG = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
 
-_S3_URL = re.compile(r"^s3://[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9]/[^\x00-\x1f]+$")
-_REGION = re.compile(r"^[a-z]{2}(?:-[a-z]+)+-\d{1,2}$")
-_LABEL = re.compile(r"^[A-Za-z0-9_]{1,127}$")
-_BASE64 = re.compile(r"^[A-Za-z0-9+/]+={0,2}$")
-_OCTAL = re.compile(r"^\\[0-7]{3}$")
+# Patterns are matched whole (fullmatch) and ASCII-only: `\d` would take any Unicode digit.
+_S3_URL = re.compile(r"s3://[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9]/[^\x00-\x1f]+")
+_REGION = re.compile(r"[a-z]{2}(?:-[a-z]+)+-[0-9]{1,2}")
+_LABEL = re.compile(r"[A-Za-z0-9_]{1,127}")
+_BASE64 = re.compile(r"[A-Za-z0-9+/]+={0,2}")
+_OCTAL = re.compile(r"\\[0-7]{3}")
+_DELIMITER_PART = re.compile(r"\\t|\\[0-7]{3}|.", re.S)
+# copy-parameters-data-conversion.html: "The 'auto', 'epochsecs', and 'epochmillisecs' keywords
+# are case-sensitive."
+_DATE_KEYWORDS = frozenset({"auto"})
+_TIME_KEYWORDS = frozenset({"auto", "epochsecs", "epochmillisecs"})
 
 
 def _decode_char(value: str) -> str:
     """One delimiter or quote character; `\\t` and octal `\\ddd` (ASCII) decoded, as in Redshift."""
     if value == "\\t":
         value = "\t"
-    elif _OCTAL.match(value) and 0 < int(value[1:], 8) < 128:
+    elif _OCTAL.fullmatch(value) and 0 < int(value[1:], 8) < 128:
         value = chr(int(value[1:], 8))
     if len(value) != 1:
         raise ValueError("must be one character (write a tab as \\t, other ASCII as octal \\ddd)")
@@ -39,7 +62,40 @@ def _decode_char(value: str) -> str:
     return value
 
 
-class _Format(BaseModel):
+def _decode_delimiter(value: str) -> str:
+    """One or more delimiter characters; `\\t` and octal `\\ddd` decoded.
+
+    Octal escapes are UTF-8 code units, so `\\302\\246` is `¦` (r_COPY_command_examples.html,
+    "COPY with a multibyte delimiter and the ENCODING option").
+    """
+    if _OCTAL.fullmatch(value) or value == "\\":
+        return _decode_char(value)
+    out, pending = [], bytearray()
+    for part in _DELIMITER_PART.findall(value):
+        if _OCTAL.fullmatch(part):
+            pending.append(int(part[1:], 8) & 0xFF)
+            continue
+        out.append(_utf8(pending))
+        out.append("\t" if part == "\\t" else part)
+    out.append(_utf8(pending))
+    decoded = "".join(out)
+    if not decoded:
+        raise ValueError("must not be empty")
+    if any(c in decoded for c in "\x00\n\r"):
+        raise ValueError("NUL, newline and carriage return cannot be used")
+    return decoded
+
+
+def _utf8(pending: bytearray) -> str:
+    try:
+        text = pending.decode()
+    except UnicodeDecodeError:
+        raise ValueError("octal escapes must spell UTF-8 characters") from None
+    pending.clear()
+    return text
+
+
+class _Format(SuggestingModel):
     model_config = _CONFIG
 
 
@@ -48,21 +104,26 @@ class CsvFormat(_Format):
 
     type: Literal["csv"] = "csv"
     delimiter: str = ","
-    """Field separator: one character (`\\t` or octal `\\ddd` accepted)."""
+    """Field separator: one or more characters (`\\t` and octal UTF-8 bytes `\\ddd` accepted)."""
     quote_char: str = '"'
     """`QUOTE AS`: the quotation mark character; must differ from the delimiter."""
     ignore_header_rows: Annotated[int, Field(ge=0)] = 0
     """`IGNOREHEADER`: header lines skipped at the top of every file."""
 
-    @field_validator("delimiter", "quote_char")
+    @field_validator("delimiter")
+    @classmethod
+    def _delimiter(cls, value: str) -> str:
+        return _decode_delimiter(value)
+
+    @field_validator("quote_char")
     @classmethod
     def _one_char(cls, value: str) -> str:
         return _decode_char(value)
 
     @model_validator(mode="after")
     def _distinct(self) -> Self:
-        if self.delimiter == self.quote_char:
-            raise ValueError("format.quote_char must differ from format.delimiter")
+        if self.quote_char in self.delimiter:
+            raise ValueError("format.quote_char must not be (part of) format.delimiter")
         return self
 
 
@@ -71,7 +132,8 @@ class DelimitedFormat(_Format):
 
     type: Literal["delimited"] = "delimited"
     delimiter: str = "|"
-    """Field separator: one character (`\\t` or octal `\\ddd` accepted); Redshift's default `|`."""
+    """Field separator: one or more characters (`\\t` and octal UTF-8 bytes `\\ddd` accepted);
+    Redshift's default `|`."""
     escape: bool = False
     """`ESCAPE`: a backslash in the data escapes the next character (delimiter, newline, quote)."""
     remove_quotes: bool = False
@@ -81,26 +143,27 @@ class DelimitedFormat(_Format):
 
     @field_validator("delimiter")
     @classmethod
-    def _one_char(cls, value: str) -> str:
-        return _decode_char(value)
+    def _delimiter(cls, value: str) -> str:
+        return _decode_delimiter(value)
 
     @model_validator(mode="after")
     def _escape_char(self) -> Self:
-        if self.escape and self.delimiter == "\\":
+        if self.escape and "\\" in self.delimiter:
             raise ValueError("format.escape makes '\\' the escape character, not the delimiter")
         return self
 
 
 class _SelfDescribing(_Format):
-    mode: Literal["auto", "auto_ignorecase", "jsonpaths"] = "auto"
-    """`auto` matches field names to columns; `auto_ignorecase` ignores case; `jsonpaths` a file."""
+    mode: Literal["auto", "auto_ignorecase", "jsonpaths", "noshred"] = "auto"
+    """`auto` matches field names to columns; `auto_ignorecase` ignores case; `jsonpaths` a file;
+    `noshred` loads each document whole into the table's one SUPER column (ingest-super.html)."""
     jsonpaths_url: str | None = None
     """`s3://bucket/key` of the JSONPaths file: required with mode `jsonpaths`, and only then."""
 
     @field_validator("jsonpaths_url")
     @classmethod
     def _url(cls, value: str | None) -> str | None:
-        if value is not None and not _S3_URL.match(value):
+        if value is not None and not _S3_URL.fullmatch(value):
             raise ValueError(f"{value!r} is not an s3://bucket/key URL")
         return value
 
@@ -115,6 +178,8 @@ class JsonFormat(_SelfDescribing):
     """`FORMAT AS JSON`: one object (or array) per record."""
 
     type: Literal["json"] = "json"
+    ignore_header_rows: Annotated[int, Field(ge=0)] = 0
+    """`IGNOREHEADER`: lines skipped at the top of every file (JSON counts newlines)."""
 
 
 class AvroFormat(_SelfDescribing):
@@ -127,12 +192,16 @@ class ParquetFormat(_Format):
     """`FORMAT AS PARQUET`: columns in file order; compression is inside the file."""
 
     type: Literal["parquet"] = "parquet"
+    serialize_to_json: bool = False
+    """`SERIALIZETOJSON`: nested (struct, array) columns load into SUPER columns as JSON."""
 
 
 class OrcFormat(_Format):
     """`FORMAT AS ORC`: columns in file order; compression is inside the file."""
 
     type: Literal["orc"] = "orc"
+    serialize_to_json: bool = False
+    """`SERIALIZETOJSON`: nested (struct, array) columns load into SUPER columns as JSON."""
 
 
 class FixedWidthColumn(_Format):
@@ -146,7 +215,7 @@ class FixedWidthColumn(_Format):
     @field_validator("name")
     @classmethod
     def _label(cls, value: str) -> str:
-        if not _LABEL.match(value):
+        if not _LABEL.fullmatch(value):
             raise ValueError(f"{value!r}: use letters, digits or '_' in a fixed-width label")
         return value
 
@@ -195,27 +264,32 @@ _FORMATS: dict[str, type[_Format]] = {
     "fixedwidth": FixedWidthFormat,
 }
 
-# Which formats each option applies to. Columnar (Parquet/ORC) COPY takes very few options
-# (ACCEPTINVCHARS, FILLRECORD, STATUPDATE; never MAXERROR); EXPLICIT_IDS is left to Redshift.
-_TEXT = frozenset({"csv", "delimited", "fixedwidth"})
-_ROWS = _TEXT | {"json", "avro"}
+# Which formats each typed option applies to, from the parameter table; EXPLICIT_IDS,
+# ACCEPTINVCHARS and STATUPDATE apply to every format.
 _APPLIES_TO: dict[str, frozenset[str]] = {
-    "compression": _ROWS,
-    "date_format": _ROWS,
-    "time_format": _ROWS,
-    "null_as": _TEXT,
-    "empty_as_null": _TEXT,
-    "blanks_as_null": _TEXT,
-    "truncate_columns": _ROWS,
-    "trim_blanks": _ROWS,
-    "fill_record": _TEXT | {"parquet", "orc"},
-    "ignore_blank_lines": _TEXT,
-    "max_error": _ROWS,
-    "comp_update": _ROWS,
-    "region": _ROWS,
-    "encrypted": _ROWS,
-    "encoding": _ROWS,
-    "round_dec": _ROWS,
+    name: kinds
+    for name in (
+        "compression",
+        "date_format",
+        "time_format",
+        "null_as",
+        "empty_as_null",
+        "blanks_as_null",
+        "truncate_columns",
+        "trim_blanks",
+        "fill_record",
+        "ignore_blank_lines",
+        "max_error",
+        "comp_update",
+        "region",
+        "encrypted",
+        "encoding",
+        "round_dec",
+        "accept_inv_chars",
+        "stat_update",
+        "explicit_ids",
+    )
+    if (kinds := applies_to(name)) != ALL
 }
 _WHY_NOT_COLUMNAR = {
     "compression": "Parquet and ORC files carry their own compression",
@@ -224,58 +298,26 @@ _WHY_NOT_COLUMNAR = {
 }
 
 # Each COPY keyword that a typed field (or the loader itself) owns, with the shape of its argument
-# in option text. extra_options may not use them; the original's free text is read with them.
-_FORMAT_FIELDS = ("delimiter", "quote_char", "escape", "remove_quotes", "ignore_header_rows")
-_KEYWORDS: dict[str, tuple[str, str]] = {
-    **dict.fromkeys(
-        ["FORMAT", "CSV", "JSON", "AVRO", "PARQUET", "ORC", "FIXEDWIDTH"], ("format", "format")
-    ),
-    "DELIMITER": ("delimiter", "literal"),
-    "QUOTE": ("quote_char", "literal"),
-    "ESCAPE": ("escape", "flag"),
-    "REMOVEQUOTES": ("remove_quotes", "flag"),
-    "IGNOREHEADER": ("ignore_header_rows", "number"),
-    **dict.fromkeys(["GZIP", "BZIP2", "LZOP", "ZSTD"], ("compression", "compression")),
-    "DATEFORMAT": ("date_format", "literal"),
-    "TIMEFORMAT": ("time_format", "literal"),
-    "NULL": ("null_as", "literal"),
-    "EMPTYASNULL": ("empty_as_null", "flag"),
-    "BLANKSASNULL": ("blanks_as_null", "flag"),
-    "ACCEPTINVCHARS": ("accept_inv_chars", "optional_literal"),
-    "TRUNCATECOLUMNS": ("truncate_columns", "flag"),
-    "TRIMBLANKS": ("trim_blanks", "flag"),
-    "FILLRECORD": ("fill_record", "flag"),
-    "IGNOREBLANKLINES": ("ignore_blank_lines", "flag"),
-    "MAXERROR": ("max_error", "number"),
-    "COMPUPDATE": ("comp_update", "switch"),
-    "STATUPDATE": ("stat_update", "switch"),
-    "REGION": ("region", "literal"),
-    "ENCRYPTED": ("encrypted", "flag"),
-    "ENCODING": ("encoding", "word"),
-    "ROUNDEC": ("round_dec", "flag"),
-    "EXPLICIT_IDS": ("explicit_ids", "flag"),
-    **dict.fromkeys(["MANIFEST", "FROM", "COPY"], ("the loader itself", "loader")),
-}
-_AUTH_KEYWORDS = frozenset(
-    {
-        "CREDENTIALS",
-        "IAM_ROLE",
-        "ACCESS_KEY_ID",
-        "SECRET_ACCESS_KEY",
-        "SESSION_TOKEN",
-        "MASTER_SYMMETRIC_KEY",
-        "AWS_IAM_ROLE",
-        "AWS_ACCESS_KEY_ID",
-        "AWS_SECRET_ACCESS_KEY",
-        "TOKEN",
-    }
+# in option text, from the one parameter table (config/copy_parameters.py). extra_options may not
+# use them; the original's free text is read with them.
+_FORMAT_FIELDS = (
+    "delimiter",
+    "quote_char",
+    "escape",
+    "remove_quotes",
+    "ignore_header_rows",
+    "serialize_to_json",
 )
+_KEYWORDS: dict[str, tuple[str, str]] = {
+    p.name: (p.field, p.shape) for p in PARAMETERS.values() if p.field is not None
+}
+_AUTH_KEYWORDS = frozenset(p.name for p in PARAMETERS.values() if p.shape == "authorization")
 _CREDENTIAL_TEXT = re.compile(
     r"aws_access_key_id|aws_secret_access_key|aws_iam_role|token\s*=|master_symmetric_key", re.I
 )
 
 
-class CopyOptions(BaseModel):
+class CopyOptions(SuggestingModel):
     """How COPY reads the files of a batch. `CopyOptions()` is CSV with delimiter ','."""
 
     model_config = _CONFIG
@@ -289,11 +331,11 @@ class CopyOptions(BaseModel):
     time_format: str | None = None
     """`TIMEFORMAT`: e.g. `YYYY-MM-DD HH:MI:SS`, `auto`, `epochsecs` or `epochmillisecs`."""
     null_as: str | None = None
-    """`NULL AS`: the field text loaded as NULL (text formats only)."""
+    """`NULL AS`: the field text loaded as NULL (text formats only; never a newline)."""
     empty_as_null: bool = False
-    """`EMPTYASNULL`: empty CHAR/VARCHAR fields load as NULL (text formats only)."""
+    """`EMPTYASNULL`: empty CHAR/VARCHAR fields load as NULL (text formats and JSON)."""
     blanks_as_null: bool = False
-    """`BLANKSASNULL`: whitespace-only CHAR/VARCHAR fields load as NULL (text formats only)."""
+    """`BLANKSASNULL`: whitespace-only CHAR/VARCHAR fields load as NULL (text formats and JSON)."""
     accept_inv_chars: bool | str = False
     """`ACCEPTINVCHARS`: true (invalid UTF-8 becomes `?`) or the one ASCII replacement character."""
     truncate_columns: bool = False
@@ -318,14 +360,16 @@ class CopyOptions(BaseModel):
     encrypted_master_symmetric_key: str | None = None
     """KMS ciphertext (base64) of the root symmetric key; decrypted for each load, never stored."""
     encoding: Literal["utf8", "utf16", "utf16le", "utf16be"] | None = None
-    """`ENCODING`: character encoding of the input (Redshift's default is UTF8)."""
+    """`ENCODING`: character encoding of the input (Redshift's default is UTF8; fixed-width input
+    must be UTF8)."""
     round_dec: bool = False
     """`ROUNDEC`: round decimals with more scale than the column instead of truncating them."""
     explicit_ids: bool = False
     """`EXPLICIT_IDS`: load IDENTITY columns from the data."""
     extra_options: str | None = None
-    """More COPY options, appended last (e.g. `ACCEPTANYDATE COMPROWS 100000`): words, numbers and
-    plain '...' literals only; no authorization and nothing that has a typed field."""
+    """More COPY parameters, appended last: only the documented ones without a typed field
+    (`ACCEPTANYDATE`, `COMPROWS n` with n from 1000 to 2147483647, `IGNOREALLERRORS`), each once,
+    for row formats only (see config/copy_parameters.py)."""
 
     @model_validator(mode="before")
     @classmethod
@@ -342,9 +386,23 @@ class CopyOptions(BaseModel):
 
     @field_validator("date_format", "time_format")
     @classmethod
-    def _pattern(cls, value: str | None) -> str | None:
-        if value is not None and not (0 < len(value) <= 128 and value.isprintable()):
+    def _pattern(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is None:
+            return None
+        if not (0 < len(value) <= 128 and value.isprintable()):
             raise ValueError("must be 1 to 128 printable characters")
+        # The keywords are case-sensitive in Redshift: 'AUTO' would be read as a format string.
+        keyword = value.lower()
+        if keyword in (_DATE_KEYWORDS if info.field_name == "date_format" else _TIME_KEYWORDS):
+            return keyword
+        if keyword in _TIME_KEYWORDS:
+            raise ValueError(
+                f"{value!r} is a TIMEFORMAT keyword; DATEFORMAT takes 'auto' or a format"
+            )
+        if info.field_name == "time_format" and any(z in value for z in ("TZ", "tz", "OF")):
+            # r_DATEFORMAT_and_TIMEFORMAT_strings.html: "You can't include a time zone specifier
+            # (TZ, tz, or OF) in the timeformat_string."
+            raise ValueError("a time format cannot name a time zone (TZ, tz, OF): use 'auto'")
         return value
 
     @field_validator("null_as")
@@ -352,6 +410,10 @@ class CopyOptions(BaseModel):
     def _null(cls, value: str | None) -> str | None:
         if value is not None and "\x00" in value:
             raise ValueError("must not contain a NUL character")
+        if value is not None and "\n" in value:
+            # copy-parameters-data-conversion.html, NULL AS: "Amazon Redshift reserves '\n' for
+            # use as a line delimiter."
+            raise ValueError("must not contain a newline: Redshift reserves it as the line end")
         return value
 
     @field_validator("accept_inv_chars")
@@ -364,23 +426,25 @@ class CopyOptions(BaseModel):
     @field_validator("region")
     @classmethod
     def _region(cls, value: str | None) -> str | None:
-        if value is not None and not _REGION.match(value):
+        if value is not None and not _REGION.fullmatch(value):
             raise ValueError(f"{value!r} is not an AWS region name such as 'eu-west-1'")
         return value
 
     @field_validator("encrypted_master_symmetric_key")
     @classmethod
     def _ciphertext(cls, value: str | None) -> str | None:
-        if value is not None and not _BASE64.match(value):
+        if value is not None and not _BASE64.fullmatch(value):
             raise ValueError("must be the base64 KMS ciphertext of the key")
         return value
 
     @field_validator("extra_options")
     @classmethod
-    def _extra(cls, value: str | None) -> str | None:
+    def _extra(cls, value: str | None, info: ValidationInfo) -> str | None:
         if value is None or not value.strip():
             return None
-        return " ".join(t.text for t in _checked_extra(value))
+        fmt = info.data.get("format")
+        kind = getattr(fmt, "type", None)  # None: the format itself was invalid
+        return " ".join(_checked_extra(value, kind, info.data.get("max_error")))
 
     @model_validator(mode="after")
     def _consistent(self) -> Self:
@@ -389,6 +453,10 @@ class CopyOptions(BaseModel):
             problems.append("encrypted needs encrypted_master_symmetric_key")
         if self.encrypted_master_symmetric_key is not None and not self.encrypted:
             problems.append("encrypted_master_symmetric_key is set but encrypted is false")
+        if self.format.type == "fixedwidth" and self.encoding not in (None, "utf8"):
+            # copy-parameters-data-conversion.html, ENCODING: "Fixed-width data files must use
+            # UTF-8 encoding."
+            problems.append("encoding: fixed-width input must be UTF-8 (Redshift refuses UTF-16)")
         if problems:
             raise ValueError("; ".join(problems))
         return self
@@ -491,27 +559,75 @@ def _tokenize(text: str, *, backslash_escapes: bool) -> list[_OptionToken]:
     return tokens
 
 
-def _checked_extra(value: str) -> list[_OptionToken]:
+def _checked_extra(value: str, kind: str | None, max_error: int | None) -> list[str]:
+    """Each parameter of `extra_options` checked against the documented table, normalized.
+
+    `kind` is the data format (None when it did not validate: format checks are then skipped).
+    """
     if "\\" in value:
         raise ValueError("extra_options: backslashes are not allowed (use the typed fields)")
     try:
         tokens = _tokenize(value, backslash_escapes=False)
     except ValueError as exc:
         raise ValueError(f"extra_options: {exc}") from None
-    for token in tokens:
+    for token in tokens:  # secrets first, whatever else is wrong, and never echoed
         if token.kind == "literal" and _CREDENTIAL_TEXT.search(token.value):
             raise ValueError("extra_options must not carry credentials")
-        word = token.value.upper() if token.kind == "word" else ""
-        if word in _AUTH_KEYWORDS:
+        if token.kind == "word" and token.value.upper() in _AUTH_KEYWORDS:
             raise ValueError(
-                f"extra_options must not carry authorization ({word}): "
+                f"extra_options must not carry authorization ({token.value.upper()}): "
                 "set the target's copy_authorization"
             )
-        if word in _KEYWORDS:
-            field = _KEYWORDS[word][0]
-            owner = f"format.{field}" if field in _FORMAT_FIELDS else field
-            raise ValueError(f"extra_options: {word} is set through {owner}")
-    return tokens
+    parameters: list[str] = []
+    pos = 0
+    while pos < len(tokens):
+        token = tokens[pos]
+        if token.kind != "word":
+            raise ValueError(f"extra_options: {token.text} does not follow a parameter")
+        text, pos = _extra_parameter(tokens, pos, kind)
+        name = text.split(" ", 1)[0]
+        if any(p.split(" ", 1)[0] == name for p in parameters):
+            raise ValueError(f"extra_options: {name} is given more than once")
+        parameters.append(text)
+    if max_error is not None and "IGNOREALLERRORS" in parameters:
+        # copy-parameters-data-load.html: "You can't specify the IGNOREALLERRORS option if you
+        # specify the MAXERROR option."
+        raise ValueError("extra_options: IGNOREALLERRORS cannot be combined with max_error")
+    return parameters
+
+
+def _extra_parameter(tokens: list[_OptionToken], pos: int, kind: str | None) -> tuple[str, int]:
+    """The parameter at `pos` as normalized text, and the position after its argument."""
+    word = tokens[pos].value.upper()
+    parameter = PARAMETERS.get(word)
+    if parameter is None:
+        raise ValueError(f"extra_options: {word} is not a COPY parameter{suggestion(word)}")
+    if parameter.shape == "format":
+        raise ValueError(f"extra_options: {word} is a data format; the format is format.type")
+    if parameter.field is not None:
+        field = parameter.field
+        owner = f"format.{field}" if field in _FORMAT_FIELDS else field
+        raise ValueError(f"extra_options: {word} is set through {owner}")
+    problem = extra_problem(parameter)
+    if problem is not None:
+        raise ValueError(f"extra_options: {problem}")
+    if kind in {"parquet", "orc"} and kind not in parameter.formats:
+        raise ValueError(
+            f"extra_options: {word} does not apply to Parquet and ORC, which take only "
+            f"{columnar_names()} ({COLUMNAR_PAGE})"
+        )
+    if kind is not None and kind not in parameter.formats:
+        raise ValueError(f"extra_options: {word} does not apply to format {kind!r}")
+    if parameter.shape == "flag":
+        return word, pos + 1
+    # The free parameters take no argument or, COMPROWS, a whole number in documented bounds.
+    argument = tokens[pos + 1] if pos + 1 < len(tokens) else None
+    if argument is None or argument.kind != "number" or not argument.text.isdigit():
+        raise ValueError(f"extra_options: {word} takes a number")
+    low, high = parameter.bounds or (0, 2**31 - 1)
+    if not low <= int(argument.text) <= high:
+        raise ValueError(f"extra_options: {word} must be between {low} and {high}")
+    return f"{word} {int(argument.text)}", pos + 2
 
 
 # ---------------------------------------------------------------------------------------------

@@ -10,16 +10,21 @@ import re
 from enum import StrEnum
 from typing import Annotated, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import ConfigDict, Field, field_validator, model_validator
 
 from config.copy_options import CopyOptions
+from config.suggest import SuggestingModel
 from config.targets import Target
 
 _HIVE_WILDCARD = re.compile(r"^[^=/*]+=\*$")
 _BUCKET = re.compile(r"^[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9]$")
+# SNS topic ARN, ASCII only: partition, region, 12-digit account, topic name (SNS CreateTopic).
+_TOPIC_ARN = re.compile(
+    r"arn:aws[a-z\-]*:sns:[a-z]{2}(?:-[a-z]+)+-[0-9]{1,2}:[0-9]{12}:[A-Za-z0-9_\-]{1,256}(?:\.fifo)?"
+)
 
 
-class _Model(BaseModel):
+class _Model(SuggestingModel):
     model_config = ConfigDict(
         extra="forbid", frozen=True, str_strip_whitespace=True, use_attribute_docstrings=True
     )
@@ -89,7 +94,7 @@ class Notifications(_Model):
     @field_validator("success_topic_arn", "failure_topic_arn")
     @classmethod
     def _arn(cls, value: str | None) -> str | None:
-        if value is not None and not value.startswith("arn:aws"):
+        if value is not None and not _TOPIC_ARN.fullmatch(value):
             raise ValueError(f"{value!r} is not an SNS topic ARN")
         return value
 
@@ -111,7 +116,9 @@ class AfterLoad(_Model):
     archive_prefix: str | None = None
     """`bucket/prefix` the files are moved under (their key is kept); outside watched prefixes."""
     tag_key: str = "s3-redshift-loader"
+    """S3 object tag key written by action `tag`."""
     tag_value: str = "loaded"
+    """S3 object tag value written by action `tag`."""
 
     @field_validator("archive_prefix")
     @classmethod

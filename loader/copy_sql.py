@@ -4,7 +4,8 @@ Quoting. Identifiers are double-quoted with inner quotes doubled. Literals are s
 quotes *and backslashes* doubled: Redshift reads backslash escapes inside '...' (its own
 QUOTE_LITERAL doubles both), so a value ending in a backslash must not be able to end the literal
 early. Nothing else from a configuration reaches the text unquoted, except keywords chosen here and
-`extra_options`, which `CopyOptions` has already reduced to words, numbers and plain literals.
+`extra_options`, which `CopyOptions` has already reduced to documented parameters and numbers
+(`config/copy_parameters.py`).
 
 COPY option order, fixed so that statements are stable and comparable:
 
@@ -15,8 +16,8 @@ COPY option order, fixed so that statements are stable and comparable:
     <format>: FORMAT AS CSV QUOTE AS '"' DELIMITER AS ','
             | DELIMITER AS '|' [ESCAPE] [REMOVEQUOTES]
             | FIXEDWIDTH 'label:width,...'
-            | FORMAT AS JSON|AVRO 'auto' | 'auto ignorecase' | 's3://jsonpaths'
-            | FORMAT AS PARQUET | FORMAT AS ORC
+            | FORMAT AS JSON|AVRO 'auto' | 'auto ignorecase' | 'noshred' | 's3://jsonpaths'
+            | FORMAT AS PARQUET|ORC [SERIALIZETOJSON]
     [IGNOREHEADER n] [GZIP|BZIP2|LZOP|ZSTD] [ENCODING AS ..]
     [ACCEPTINVCHARS [AS 'c']] [BLANKSASNULL] [DATEFORMAT AS '..'] [EMPTYASNULL] [EXPLICIT_IDS]
     [FILLRECORD] [IGNOREBLANKLINES] [NULL AS '..'] [ROUNDEC] [TIMEFORMAT AS '..'] [TRIMBLANKS]
@@ -42,13 +43,13 @@ from config.copy_options import (
     OrcFormat,
     ParquetFormat,
 )
+from config.identifiers import check_identifier, duplicates, folded, split_table_name
 
 if TYPE_CHECKING:
     from config.copy_options import CopyOptions, DataFormat
     from config.targets import CopyAuthorization
 
 MASK = "***"
-_MAX_IDENTIFIER_BYTES = 127
 _S3_SOURCE = re.compile(r"^s3://[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9](?:/.*)?$", re.S)
 
 
@@ -67,21 +68,17 @@ class CopySecrets:
 
 def quote_name(name: str) -> str:
     """One identifier (a column, a temp table), double-quoted: `a"b` -> `"a""b"`."""
-    if not name:
-        raise ValueError("an identifier must not be empty")
-    if "\x00" in name:
-        raise ValueError("an identifier cannot hold a NUL character")
-    if len(name.encode()) > _MAX_IDENTIFIER_BYTES:
-        raise ValueError(f"identifier {name[:40]!r}... is longer than 127 bytes")
-    return '"' + name.replace('"', '""') + '"'
+    return '"' + check_identifier(name).replace('"', '""') + '"'
 
 
 def quote_ident(name: str) -> str:
-    """A table name, `table` or `schema.table`, each part quoted: `s.t` -> `"s"."t"`."""
-    parts = name.split(".")
-    if len(parts) > 2:
-        raise ValueError(f"{name!r}: expected 'table' or 'schema.table'")
-    return ".".join(quote_name(part) for part in parts)
+    """A table name, `table` or `schema.table`, each part quoted: `s.t` -> `"s"."t"`.
+
+    A part already in double quotes is one identifier, dots included: `"my.table"` stays
+    `"my.table"` (see `config.identifiers.split_table_name`).
+    """
+    schema, table = split_table_name(name)
+    return quote_name(table) if schema is None else f"{quote_name(schema)}.{quote_name(table)}"
 
 
 def quote_literal(value: str) -> str:
@@ -125,7 +122,7 @@ def build_copy(
 
 
 def _column_list(columns: Sequence[str]) -> str:
-    if len(set(columns)) != len(columns):
+    if duplicates(list(columns)):  # `Id` and `id` are one identifier in Redshift
         raise ValueError(f"duplicate column in {list(columns)}")
     return "(" + ",".join(quote_name(c) for c in columns) + ")"
 
@@ -174,14 +171,16 @@ def _format_clause(fmt: DataFormat) -> list[str]:
             return [f"FIXEDWIDTH {quote_literal(spec)}", *_header(fmt)]
         case JsonFormat() | AvroFormat():
             argument = fmt.jsonpaths_url or fmt.mode.replace("_", " ")
-            return [f"FORMAT AS {fmt.type.upper()} {quote_literal(argument)}"]
+            clause = f"FORMAT AS {fmt.type.upper()} {quote_literal(argument)}"
+            return [clause, *(_header(fmt) if isinstance(fmt, JsonFormat) else [])]
         case ParquetFormat() | OrcFormat():
-            return [f"FORMAT AS {fmt.type.upper()}"]
+            # ingest-super.html: "FORMAT PARQUET SERIALIZETOJSON".
+            return [f"FORMAT AS {fmt.type.upper()}", *["SERIALIZETOJSON"] * fmt.serialize_to_json]
         case _:
             assert_never(fmt)
 
 
-def _header(fmt: CsvFormat | DelimitedFormat | FixedWidthFormat) -> list[str]:
+def _header(fmt: CsvFormat | DelimitedFormat | FixedWidthFormat | JsonFormat) -> list[str]:
     return [f"IGNOREHEADER {fmt.ignore_header_rows}"] if fmt.ignore_header_rows else []
 
 
@@ -313,12 +312,13 @@ def build_merge(
     """
     if not key_columns:
         raise ValueError("an upsert needs at least one key column")
-    if len(set(key_columns)) != len(key_columns):
+    if duplicates(list(key_columns)):
         raise ValueError(f"duplicate key column in {list(key_columns)}")
-    if columns and not set(key_columns) <= set(columns):
-        missing = sorted(set(key_columns) - set(columns))
+    listed = {folded(c) for c in columns or []}
+    missing = [k for k in key_columns if columns and folded(k) not in listed]
+    if missing:
         raise ValueError(f"key columns {missing} are not in the column list")
-    if staging_table == target_table.rsplit(".", 1)[-1]:
+    if folded(staging_table) == folded(split_table_name(target_table)[1]):
         raise ValueError("the staging table needs a name other than the target's")
     target, stage = quote_ident(target_table), quote_name(staging_table)
     matches = " AND ".join(

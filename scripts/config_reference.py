@@ -56,6 +56,31 @@ file name (the key's last segment, `re.fullmatch`): `.*\\.csv(\\.gz)?` accepts `
 
 **Thresholds.** A batch is sealed as soon as any configured threshold is met: `max_files`,
 `max_bytes`, or `max_age_seconds` after its first file (even if no other file arrives).
+
+**Redshift's rules, checked when the configuration is saved.** (Amazon Redshift Database Developer
+Guide pages cited in `config/copy_parameters.py` and `tests/unit/test_redshift_rules.py`.)
+- Names (`table`, `columns`, `merge.key_columns`) hold printable characters only, at most 127
+  bytes; they are kept as written, blanks included (`" a"`). Redshift folds ASCII letters to
+  lowercase, so `Id` and `id` in one list are refused as the same column, and merge keys are
+  matched to `columns` that way. In `table`, a part in double quotes is one identifier even with a
+  dot: `"my.table"` or `raw."my.table"`.
+- `date_format: AUTO` and `time_format: EPOCHSECS` are stored as `auto` and `epochsecs`: Redshift's
+  keywords are case-sensitive. `date_format` does not take the epoch keywords, `time_format` no
+  time zone (`TZ`, `tz`, `OF`; use `auto`).
+- `null_as` must not hold a newline; fixed-width input must be UTF-8.
+- Delimiters may be several characters (`|~|`); octal escapes are UTF-8 bytes (`\\302\\246` is `¦`).
+  PostgreSQL targets still need a one-byte delimiter.
+- JSON takes `ignore_header_rows`, `empty_as_null` and `blanks_as_null`; JSON and Avro take mode
+  `noshred` (one SUPER column); Parquet and ORC take `serialize_to_json`.
+- `extra_options` holds only the documented COPY parameters that have no field here:
+  `ACCEPTANYDATE`, `COMPROWS n` (1000 to 2147483647) and `IGNOREALLERRORS` (not with
+  `max_error`), each once, and none of them with Parquet or ORC. Anything else is refused with the
+  reason: unknown words (with the nearest parameter), parameters of other sources (`READRATIO`,
+  `SSH`), data formats (`SHAPEFILE`), `NOLOAD` (nothing would be loaded, yet the batch recorded as
+  loaded), and parameters that have a field (`SERIALIZETOJSON` is `format.serialize_to_json`).
+- Regions, role and topic ARNs are ASCII; `access_key_id` is 16 to 128 letters and digits.
+- A misspelt key is reported with the field it was probably meant to be
+  (`filname_filter: Extra inputs are not permitted; did you mean 'filename_filter'?`).
 """
 
 SECTIONS: list[tuple[str, type[BaseModel], str]] = [

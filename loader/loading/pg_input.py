@@ -91,6 +91,9 @@ def option_problems(options: CopyOptions, *, zstd_available: bool) -> list[str]:
         problems.append(f"encoding {options.encoding} is not supported (UTF-8 only)")
     if options.extra_options:
         problems.append("extra_options (Redshift COPY text) cannot be used")
+    delimiter = getattr(options.format, "delimiter", ",")
+    if len(delimiter.encode()) != 1:
+        problems.append("a delimiter must be one character (one byte) for PostgreSQL's COPY")
     if options.compression == "lzop":
         problems.append("lzop compression is not supported")
     if options.compression == "zstd" and not zstd_available:
@@ -112,7 +115,7 @@ def _format_options(fmt: DataFormat, problems: list[str]) -> tuple[str, bool | N
         # csv with quoting only for REMOVEQUOTES (else a char that never occurs): `\` stays data
         quote = _pg_text('"' if fmt.remove_quotes else "\x01")
         return f"FORMAT csv, DELIMITER {delimiter}, QUOTE {quote}", None
-    if fmt.type == "json" and fmt.mode != "jsonpaths":
+    if fmt.type == "json" and fmt.mode not in ("jsonpaths", "noshred"):
         return f"FORMAT csv, NULL {_pg_text(_NULL)}", fmt.mode != "auto"
     mode = f" {fmt.mode}" if fmt.type == "json" else ""
     problems.append(f"format {fmt.type}{mode} cannot be loaded into PostgreSQL")

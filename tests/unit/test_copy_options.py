@@ -147,7 +147,7 @@ JSON = {"type": "json"}
         ({"format": {"type": "json", "delimiter": ","}}, "format.delimiter"),
         ({"format": {"type": "json", "quote_char": "'"}}, "format.quote_char"),
         ({"format": {"type": "avro", "ignore_header_rows": 1}}, "format.ignore_header_rows"),
-        ({"format": JSON, "empty_as_null": True}, "empty_as_null"),
+        ({"format": {"type": "avro"}, "empty_as_null": True}, "empty_as_null"),
         ({"format": {"type": "avro"}, "blanks_as_null": True}, "blanks_as_null"),
         ({"format": JSON, "null_as": ""}, "null_as"),
         ({"format": JSON, "ignore_blank_lines": True}, "ignore_blank_lines"),
@@ -156,7 +156,9 @@ JSON = {"type": "json"}
         ({"format": {"type": "fixedwidth", "columns": ["a:1"], "delimiter": "|"}}, "delimiter"),
         ({"format": {"type": "delimited", "quote_char": "'"}}, "format.quote_char"),
         ({"max_error": -1}, "max_error"),
-        ({"format": {"type": "csv", "delimiter": ",,"}}, "delimiter"),
+        ({"format": {"type": "csv", "delimiter": ',"'}}, "delimiter"),
+        ({"format": {"type": "csv", "delimiter": "a\nb"}}, "delimiter"),
+        ({"format": {"type": "delimited", "delimiter": "\\377\\376"}}, "UTF-8"),
         ({"format": {"type": "csv", "delimiter": ""}}, "delimiter"),
         ({"format": {"type": "csv", "delimiter": "\n"}}, "delimiter"),
         ({"format": {"type": "csv", "delimiter": "\x00"}}, "delimiter"),
@@ -214,8 +216,8 @@ def test_encrypted_input_carries_its_kms_encrypted_key() -> None:
 
 
 def test_extra_options_are_kept_normalised_to_single_spaces() -> None:
-    options = CopyOptions(extra_options="  ACCEPTANYDATE\n  COMPROWS   100000 SERIALIZETOJSON ")
-    assert options.extra_options == "ACCEPTANYDATE COMPROWS 100000 SERIALIZETOJSON"
+    options = CopyOptions(extra_options="  ACCEPTANYDATE\n  COMPROWS   100000 IGNOREALLERRORS ")
+    assert options.extra_options == "ACCEPTANYDATE COMPROWS 100000 IGNOREALLERRORS"
 
 
 def test_blank_extra_options_mean_none() -> None:
@@ -401,7 +403,8 @@ def test_original_from_original_classmethod_gives_the_same_options() -> None:
         ({"dataFormat": "CSV", "copyOptions": "x; drop table t"}, "';'"),
         ({"dataFormat": "JSON", "copyOptions": "REMOVEQUOTES"}, "format.remove_quotes"),
         ({"dataFormat": "PARQUET", "compression": "GZIP"}, "compression"),
-        ({"dataFormat": "CSV", "csvDelimiter": "|~|"}, "delimiter"),
+        ({"dataFormat": "CSV", "csvDelimiter": "a\\nb"}, "delimiter"),
+        ({"dataFormat": "CSV", "copyOptions": "READRATIO 50"}, "DynamoDB"),
         ({"dataFormat": "CSV", "copyOptions": "ENCRYPTED"}, "encrypted_master_symmetric_key"),
     ],
 )
@@ -424,3 +427,26 @@ def test_original_credentials_in_free_text_are_refused_without_echoing_the_secre
 
     assert "CREDENTIALS" in str(caught.value)
     assert "TOPSECRET" not in str(caught.value)
+
+
+def test_original_serializetojson_becomes_the_columnar_format_field() -> None:
+    options = convert_original({"dataFormat": "PARQUET", "copyOptions": "SERIALIZETOJSON"}).options
+    assert options.format == ParquetFormat(serialize_to_json=True)
+    assert options.extra_options is None
+
+
+@pytest.mark.parametrize(
+    ("text", "named"),
+    [
+        ("COMPROWS 500", "between 1000 and 2147483647"),
+        ("NOLOAD", "NOLOAD"),
+        ("SSH", "remote host"),
+        ("ACCEPTANYDAT", "did you mean ACCEPTANYDATE"),
+        ("dateformat 'EPOCHSECS'", "TIMEFORMAT"),
+    ],
+)
+def test_original_free_text_redshift_would_reject_is_refused_on_import(
+    text: str, named: str
+) -> None:
+    with pytest.raises(ValueError, match=named):
+        convert_original({"dataFormat": "CSV", "copyOptions": text})

@@ -107,12 +107,12 @@ def test_copy_secrets_decrypt_access_keys_and_the_master_key(
     aws: boto3.Session, creds: Credentials
 ) -> None:
     auth = CopyAuthorization(
-        access_key_id="AKIAEXAMPLE",
+        access_key_id="AKIAIOSFODNN7EXAMPLE",
         encrypted_secret_access_key=encrypt(aws, "sk", ORIGINAL_CONTEXT),
     )
     options = CopyOptions(encrypted=True, encrypted_master_symmetric_key=encrypt(aws, "mk"))
     secrets = creds.copy_secrets(auth, options)
-    assert (secrets.access_key_id, secrets.secret_access_key) == ("AKIAEXAMPLE", "sk")
+    assert (secrets.access_key_id, secrets.secret_access_key) == ("AKIAIOSFODNN7EXAMPLE", "sk")
     assert secrets.master_symmetric_key == "mk"
     assert "sk" not in repr(secrets)
 

@@ -160,9 +160,11 @@ def test_a_configuration_is_checked_for_load_problems_before_it_is_saved() -> No
 
     pg = {"type": "postgres", "name": "pg", "table": "t", "dsn": "host=x"}
     rs = {"type": "data_api", "name": "rs", "table": "t", "workgroup_name": "wg1"}
-    merge_bad = rs | {"name": "m", "columns": ["a"], "merge": {"key_columns": ["id"]}}
     assert load_problems(config({}, pg, rs)) == []
-    assert load_problems(config({"format": {"type": "parquet"}}, pg, rs, merge_bad)) == [
+    assert load_problems(config({"format": {"type": "parquet"}}, pg, rs)) == [
         "target pg: PostgreSQL target: format parquet cannot be loaded into PostgreSQL",
-        "target m: key columns ['id'] are not in the column list",
     ]
+    # A merge key outside the column list is refused by the model itself, earlier still.
+    merge_bad = rs | {"name": "m", "columns": ["a"], "merge": {"key_columns": ["id"]}}
+    with pytest.raises(ValueError, match="not in columns"):
+        config({}, merge_bad)
