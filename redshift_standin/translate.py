@@ -37,7 +37,13 @@ from redshift_standin.records import (
     parse_jsonpaths,
     text_records,
 )
-from redshift_standin.s3_source import S3Object, open_object, plan_objects, read_json
+from redshift_standin.s3_source import (
+    S3Object,
+    missing_key,
+    open_object,
+    plan_objects,
+    read_json,
+)
 from redshift_standin.sql_tokens import quote_identifier
 
 if TYPE_CHECKING:
@@ -198,6 +204,9 @@ class LoadRun:
                 load.lines_scanned = lines.count
         if parts:
             yield "".join(parts).encode("utf-8")
+        if not self.files and self.plan.spec.manifest and self.plan.objects:
+            # "Regardless of any mandatory settings, COPY will terminate if no files are found."
+            raise missing_key(self.plan.objects[0].url)
 
     def _newline(self) -> str:
         return "" if self.plan.spec.data_format is DataFormat.CSV else "\n"
@@ -219,6 +228,8 @@ class LoadRun:
             self._reject(record, load, None, None, *record.error)
             return None
         fields = record.fields
+        if self._trailing_delimiter(fields, len(converters)):
+            fields = fields[:-1]
         if len(fields) != len(converters):
             if len(fields) > len(converters):
                 self._reject(record, load, None, None, ERR_EXTRA_COLUMNS, "Extra column(s) found")
@@ -226,7 +237,7 @@ class LoadRun:
             if not self.plan.spec.fill_record:
                 self._reject(record, load, len(fields), None, ERR_DELIMITER, "Delimiter not found")
                 return None
-            fields = fields + [""] * (len(converters) - len(fields))
+            fields = fields + [c.missing_value for c in self.plan.columns[len(fields) :]]
         values: list[str | None] = []
         for index, convert in enumerate(converters):
             try:
@@ -237,6 +248,15 @@ class LoadRun:
         load.rows_loaded += 1
         self._lines.append(record.line)
         return _csv_line(values)
+
+    def _trailing_delimiter(self, fields: list[str | None], wanted: int) -> bool:
+        """A record ending in the delimiter: one empty field past the last column, ignored
+        (the documentation's VENUE example loads such a file with a column list)."""
+        return (
+            len(fields) == wanted + 1
+            and fields[-1] == ""
+            and self.plan.spec.data_format in (DataFormat.TEXT, DataFormat.CSV)
+        )
 
     def _reject(
         self,
@@ -257,7 +277,7 @@ class LoadRun:
                 url=load.url,
                 line_number=record.line,
                 column=column.name if column else "",
-                column_type=column.display_type if column else "",
+                column_type=column.redshift_type if column else "",
                 col_length=str(column.length or 0) if column else "0",
                 position=0,
                 raw_line=printable(record.raw),

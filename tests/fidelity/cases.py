@@ -172,8 +172,10 @@ TEXT_CASES = [
         copy=copy("fixedwidth 'venueid:3,venuename:25,venuecity:12,venuestate:2,venueseats:6'"),
         select="SELECT venueid, trim(venuename), trim(venuecity), venuestate, venueseats"
         " FROM {table} ORDER BY 1",
-        rows=[(1, "Toyota Park", "Bridgeview", "IL", 0), (5, "Gillette Stadium", "Foxborough",
-              "MA", 68756)],
+        rows=[
+            (1, "Toyota Park", "Bridgeview", "IL", 0),
+            (5, "Gillette Stadium", "Foxborough", "MA", 68756),
+        ],
     ),
     Case(
         id="venue-noseats-trailing-delimiter-default",
@@ -183,10 +185,14 @@ TEXT_CASES = [
         "apply the DEFAULT value ('1000') to the omitted column",
         ddl=VENUE_NEW,
         files={"data": "1|Toyota Park|Bridgeview|IL|\n2|Columbus Crew Stadium|Columbus|OH|\n"},
-        copy=("COPY {table} (venueid, venuename, venuecity, venuestate) FROM '{s3}data' "
-              "delimiter '|'",),
-        rows=[(1, "Toyota Park", "Bridgeview", "IL", 1000),
-              (2, "Columbus Crew Stadium", "Columbus", "OH", 1000)],
+        copy=(
+            "COPY {table} (venueid, venuename, venuecity, venuestate) FROM '{s3}data' "
+            "delimiter '|'",
+        ),
+        rows=[
+            (1, "Toyota Park", "Bridgeview", "IL", 1000),
+            (2, "Columbus Crew Stadium", "Columbus", "OH", 1000),
+        ],
         choice="A record ending in the delimiter has one empty field more than the column list; "
         "the documented example loads it, so one trailing empty field beyond the last column is "
         "ignored (text and CSV). Any other extra field is still 1202.",
@@ -212,8 +218,10 @@ TEXT_CASES = [
         ddl="CREATE TABLE {table} (venueid int identity(1,1), venuename varchar(100) not null,"
         " venuecity varchar(30), venuestate char(2), venueseats integer not null default '1000')",
         files={"data": "7|BMO Field|Toronto|ON\n9|Pizza Hut Park|Frisco|TX\n"},
-        copy=("COPY {table} (venueid, venuename, venuecity, venuestate) FROM '{s3}data' "
-              "delimiter '|' explicit_ids",),
+        copy=(
+            "COPY {table} (venueid, venuename, venuecity, venuestate) FROM '{s3}data' "
+            "delimiter '|' explicit_ids",
+        ),
         rows=[(7, "BMO Field", "Toronto", "ON", 1000), (9, "Pizza Hut Park", "Frisco", "TX", 1000)],
     ),
     Case(
@@ -483,8 +491,12 @@ TEXT_CASES = [
         failure=Failure(
             "XX000",
             "Check 'stl_load_errors'",
-            LoadError(1220, column="name", type="varchar",
-                      reason="String contains invalid or unsupported UTF8 codepoints"),
+            LoadError(
+                1220,
+                column="name",
+                type="varchar",
+                reason="String contains invalid or unsupported UTF8 codepoints",
+            ),
         ),
     ),
     Case(
@@ -509,8 +521,13 @@ TEXT_CASES = [
         failure=Failure(
             "XX000",
             "Check 'stl_load_errors'",
-            LoadError(1207, column="id", line=1, type="int4",
-                      reason="Invalid digit, Value 'a', Pos 0, Type: Integer"),
+            LoadError(
+                1207,
+                column="id",
+                line=1,
+                type="int4",
+                reason="Invalid digit, Value 'a', Pos 0, Type: Integer",
+            ),
         ),
         checks=(
             (
@@ -632,40 +649,95 @@ DATETIME_CASES = [
         copy=copy(""),
         failure=Failure("XX000", "Check 'stl_load_errors'", LoadError(1205, column="c1", line=1)),
     ),
-    _auto("auto-iso8601", ONE_TS, "2019-02-11T05:09:12.195Z",
-          dt.datetime(2019, 2, 11, 5, 9, 12, 195000), "ISO 8601 | 2019-02-11T05:09:12.195Z"),
+    _auto(
+        "auto-iso8601",
+        ONE_TS,
+        "2019-02-11T05:09:12.195Z",
+        dt.datetime(2019, 2, 11, 5, 9, 12, 195000),
+        "ISO 8601 | 2019-02-11T05:09:12.195Z",
+    ),
     _auto("auto-julian", ONE_DATE, "J2451187", dt.date(1999, 1, 8), "Julian | J2451187"),
-    _auto("auto-bc", ONE_DATE, "Jan-08-95 BC", "0095-01-08 BC", "BC | Jan-08-95 BC",
-          select="SELECT c1::text FROM {table}",
-          choice="Year '95' with BC is taken as the year 95 BC, as PostgreSQL's input routine "
-          "(which Redshift's CAST test on this page mirrors) reads it."),
-    _auto("auto-yyyymmdd-hhmiss", ONE_TS, "19960108 040809", dt.datetime(1996, 1, 8, 4, 8, 9),
-          "YYYYMMDD HHMISS | 19960108 040809"),
-    _auto("auto-yymmdd-hhmiss", ONE_TS, "960108 040809", dt.datetime(1996, 1, 8, 4, 8, 9),
-          "YYMMDD HHMISS | 960108 040809"),
+    _auto(
+        "auto-bc",
+        ONE_DATE,
+        "Jan-08-95 BC",
+        "0095-01-08 BC",
+        "BC | Jan-08-95 BC",
+        select="SELECT c1::text FROM {table}",
+        choice="Year '95' with BC is taken as the year 95 BC, as PostgreSQL's input routine "
+        "(which Redshift's CAST test on this page mirrors) reads it.",
+    ),
+    _auto(
+        "auto-yyyymmdd-hhmiss",
+        ONE_TS,
+        "19960108 040809",
+        dt.datetime(1996, 1, 8, 4, 8, 9),
+        "YYYYMMDD HHMISS | 19960108 040809",
+    ),
+    _auto(
+        "auto-yymmdd-hhmiss",
+        ONE_TS,
+        "960108 040809",
+        dt.datetime(1996, 1, 8, 4, 8, 9),
+        "YYMMDD HHMISS | 960108 040809",
+    ),
     _auto("auto-yyyy-ddd", ONE_DATE, "1996.008", dt.date(1996, 1, 8), "YYYY.DDD | 1996.008"),
-    _auto("auto-fraction-milliseconds", ONE_TS, "1996-01-08 04:05:06.789",
-          dt.datetime(1996, 1, 8, 4, 5, 6, 789000),
-          "YYYY-MM-DD HH:MI:SS.SSS | 1996-01-08 04:05:06.789"),
-    _auto_tz("auto-dd-mon-time-yyyy-tz", "17 Dec 07:37:16 1997 PST",
-             "1997-12-17 15:37:16.000000", "DD Mon HH:MI:SS YYYY TZ | 17 Dec 07:37:16 1997 PST"),
-    _auto_tz("auto-mm-dd-yyyy-fraction-tz", "12/17/1997 07:37:16.00 PST",
-             "1997-12-17 15:37:16.000000",
-             "MM/DD/YYYY HH:MI:SS.SS TZ | 12/17/1997 07:37:16.00 PST"),
-    _auto_tz("auto-offset-hours", "1997-12-17 07:37:16-08", "1997-12-17 15:37:16.000000",
-             "YYYY-MM-DD HH:MI:SS+/-TZ | 1997-12-17 07:37:16-08"),
-    _auto_tz("auto-dotted-tz", "12.17.1997 07:37:16.00 PST", "1997-12-17 15:37:16.000000",
-             "DD.MM.YYYY HH:MI:SS TZ | 12.17.1997 07:37:16.00 PST"),
-    _auto("auto-date-drops-time", ONE_DATE, "1996-01-08 04:05:06", dt.date(1996, 1, 8),
-          "If the source data for a DATE column includes time information, the time component "
-          "is truncated."),
-    _auto("auto-timestamp-midnight", ONE_TS, "1996-01-08", dt.datetime(1996, 1, 8),
-          "If the source data for a TIMESTAMP column omits time information, 00:00:00 is used "
-          "for the time component."),
-    _auto("auto-mon-dd-yyyy", ONE_DATE, "Jan-08-1995", dt.date(1995, 1, 8),
-          "When used with the 'auto' argument for DATEFORMAT and TIMEFORMAT, COPY recognizes "
-          "and converts the date and time formats listed in the table in DATEFORMAT and "
-          "TIMEFORMAT Strings."),
+    _auto(
+        "auto-fraction-milliseconds",
+        ONE_TS,
+        "1996-01-08 04:05:06.789",
+        dt.datetime(1996, 1, 8, 4, 5, 6, 789000),
+        "YYYY-MM-DD HH:MI:SS.SSS | 1996-01-08 04:05:06.789",
+    ),
+    _auto_tz(
+        "auto-dd-mon-time-yyyy-tz",
+        "17 Dec 07:37:16 1997 PST",
+        "1997-12-17 15:37:16.000000",
+        "DD Mon HH:MI:SS YYYY TZ | 17 Dec 07:37:16 1997 PST",
+    ),
+    _auto_tz(
+        "auto-mm-dd-yyyy-fraction-tz",
+        "12/17/1997 07:37:16.00 PST",
+        "1997-12-17 15:37:16.000000",
+        "MM/DD/YYYY HH:MI:SS.SS TZ | 12/17/1997 07:37:16.00 PST",
+    ),
+    _auto_tz(
+        "auto-offset-hours",
+        "1997-12-17 07:37:16-08",
+        "1997-12-17 15:37:16.000000",
+        "YYYY-MM-DD HH:MI:SS+/-TZ | 1997-12-17 07:37:16-08",
+    ),
+    _auto_tz(
+        "auto-dotted-tz",
+        "12.17.1997 07:37:16.00 PST",
+        "1997-12-17 15:37:16.000000",
+        "DD.MM.YYYY HH:MI:SS TZ | 12.17.1997 07:37:16.00 PST",
+    ),
+    _auto(
+        "auto-date-drops-time",
+        ONE_DATE,
+        "1996-01-08 04:05:06",
+        dt.date(1996, 1, 8),
+        "If the source data for a DATE column includes time information, the time component "
+        "is truncated.",
+    ),
+    _auto(
+        "auto-timestamp-midnight",
+        ONE_TS,
+        "1996-01-08",
+        dt.datetime(1996, 1, 8),
+        "If the source data for a TIMESTAMP column omits time information, 00:00:00 is used "
+        "for the time component.",
+    ),
+    _auto(
+        "auto-mon-dd-yyyy",
+        ONE_DATE,
+        "Jan-08-1995",
+        dt.date(1995, 1, 8),
+        "When used with the 'auto' argument for DATEFORMAT and TIMEFORMAT, COPY recognizes "
+        "and converts the date and time formats listed in the table in DATEFORMAT and "
+        "TIMEFORMAT Strings.",
+    ),
 ]
 
 CATEGORY_JSON_ROWS = [
@@ -678,8 +750,7 @@ JSON_CASES = [
         id="json-auto-category",
         theme="baseline",
         doc=EXAMPLES,
-        quote="The key names must match the column names, but in this case, order does not "
-        "matter.",
+        quote="The key names must match the column names, but in this case, order does not matter.",
         ddl=CATEGORY,
         files={
             "data": '{\n  "catdesc": "Major League Baseball",\n  "catid": 1,\n'
@@ -701,7 +772,7 @@ JSON_CASES = [
             "data": '{"one": 1, "two": "Sports", "three": "MLB", "four": "Major League Baseball"}'
             '\n{"three": "NHL", "four": "National Hockey League", "one": 2, "two": "Sports"}\n',
             "paths.json": '{"jsonpaths": ["$[\'one\']", "$[\'two\']", "$[\'three\']",'
-            ' "$[\'four\']"]}',
+            " \"$['four']\"]}",
         },
         copy=copy("json '{s3}paths.json'"),
         rows=CATEGORY_JSON_ROWS,
@@ -733,8 +804,13 @@ JSON_CASES = [
             ' on two lines.", "tab": "This sentence \\t contains a tab."}'
         },
         copy=copy("format as json 'auto'"),
-        rows=[("This is a backslash: \\", "This sentence\n is on two lines.",
-               "This sentence \t contains a tab.")],
+        rows=[
+            (
+                "This is a backslash: \\",
+                "This sentence\n is on two lines.",
+                "This sentence \t contains a tab.",
+            )
+        ],
     ),
     Case(
         id="json-nested-array-as-string",
@@ -780,8 +856,9 @@ JSON_CASES = [
         failure=Failure(
             "XX000",
             "Check 'stl_load_errors'",
-            LoadError(1216, line=1, reason="Invalid JSONPath format: Not an array or index out "
-                      "of range."),
+            LoadError(
+                1216, line=1, reason="Invalid JSONPath format: Not an array or index out of range."
+            ),
         ),
         choice="The failure is recorded as a bad row (code 1216) so it appears in "
         "stl_load_errors; with MAXERROR it counts like any other bad row.",
@@ -894,8 +971,11 @@ HISTORY_CASES = [
         copy=("BEGIN", "COPY {table} FROM '{s3}data'", "ROLLBACK"),
         rows=[],
         checks=(
-            ("SELECT trim(filename), lines_scanned FROM stl_load_commits"
-             " WHERE filename LIKE '{s3}%'", [("{s3}data", 1)]),
+            (
+                "SELECT trim(filename), lines_scanned FROM stl_load_commits"
+                " WHERE filename LIKE '{s3}%'",
+                [("{s3}data", 1)],
+            ),
         ),
     ),
     Case(
@@ -909,8 +989,11 @@ HISTORY_CASES = [
         copy=copy("", source="{s3}"),
         rows=[(1, "a"), (2, "b"), (3, "c")],
         checks=(
-            ("SELECT trim(file_name), lines_scanned FROM sys_load_detail"
-             " WHERE file_name LIKE '{s3}%' ORDER BY 1", [("{s3}a", 2), ("{s3}b", 1)]),
+            (
+                "SELECT trim(file_name), lines_scanned FROM sys_load_detail"
+                " WHERE file_name LIKE '{s3}%' ORDER BY 1",
+                [("{s3}a", 2), ("{s3}b", 1)],
+            ),
         ),
     ),
 ]
@@ -927,8 +1010,9 @@ def _typed_columns() -> dict[str, object]:
         "f": pa.array([1.5, 2.25], pa.float64()),
         "b": pa.array([True, False]),
         "day": pa.array([dt.date(2020, 2, 29), dt.date(1999, 12, 31)], pa.date32()),
-        "ts": pa.array([dt.datetime(2020, 2, 29, 12, 30, 1, 5), dt.datetime(1999, 12, 31)],
-                       pa.timestamp("us")),
+        "ts": pa.array(
+            [dt.datetime(2020, 2, 29, 12, 30, 1, 5), dt.datetime(1999, 12, 31)], pa.timestamp("us")
+        ),
         "s": pa.array(["é", None], pa.string()),
     }
 
@@ -938,8 +1022,15 @@ TYPED_DDL = (
     " ts timestamp, s varchar(10))"
 )
 TYPED_ROWS = [
-    (1, Decimal("12.34"), 1.5, True, dt.date(2020, 2, 29), dt.datetime(2020, 2, 29, 12, 30, 1, 5),
-     "é"),
+    (
+        1,
+        Decimal("12.34"),
+        1.5,
+        True,
+        dt.date(2020, 2, 29),
+        dt.datetime(2020, 2, 29, 12, 30, 1, 5),
+        "é",
+    ),
     (None, Decimal("-0.50"), 2.25, False, dt.date(1999, 12, 31), dt.datetime(1999, 12, 31), None),
 ]
 COLUMN_ORDER = (
@@ -1026,8 +1117,11 @@ COLUMNAR_CASES = [
         ddl="CREATE TABLE {table} (id int, name varchar(3))",
         files={"data.parquet": _people_parquet},
         copy=copy("format as parquet", source="{s3}data.parquet"),
-        failure=Failure("XX000", "Check 'stl_load_errors'",
-                        LoadError(1204, column="name", reason="String length exceeds DDL length")),
+        failure=Failure(
+            "XX000",
+            "Check 'stl_load_errors'",
+            LoadError(1204, column="name", reason="String length exceeds DDL length"),
+        ),
     ),
     Case(
         id="parquet-refuses-maxerror",
@@ -1090,13 +1184,18 @@ COLUMNAR_CASES = [
         doc=COLUMNAR,
         quote=ONLY_PARAMETERS + " ... MANIFEST",
         ddl=TWO,
-        files={"a.parquet": _people_parquet, "load.manifest": manifest("a.parquet",
-                                                                      mandatory=True)},
+        files={
+            "a.parquet": _people_parquet,
+            "load.manifest": manifest("a.parquet", mandatory=True),
+        },
         copy=copy("format as parquet manifest", source="{s3}load.manifest"),
         rows=[(1, "alpha"), (2, "beta")],
         checks=(
-            ("SELECT trim(filename), lines_scanned FROM stl_load_commits"
-             " WHERE filename LIKE '{s3}%'", [("{s3}a.parquet", 2)]),
+            (
+                "SELECT trim(filename), lines_scanned FROM stl_load_commits"
+                " WHERE filename LIKE '{s3}%'",
+                [("{s3}a.parquet", 2)],
+            ),
         ),
     ),
     Case(
@@ -1119,8 +1218,9 @@ COLUMNAR_CASES = [
         quote="SERIALIZETOJSON (website version of this page): nested columnar data is loaded "
         "into VARCHAR or SUPER columns as JSON",
         ddl="CREATE TABLE {table} (id int, tags varchar(100), attrs varchar(100))",
-        files={"data.parquet": lambda: parquet({"id": [1], "tags": [["a", "b"]],
-                                                "attrs": [{"k": 1}]})},
+        files={
+            "data.parquet": lambda: parquet({"id": [1], "tags": [["a", "b"]], "attrs": [{"k": 1}]})
+        },
         copy=copy("format as parquet serializetojson", source="{s3}data.parquet"),
         rows=[(1, '["a","b"]', '{"k":1}')],
     ),
