@@ -17,10 +17,11 @@ import zlib
 from array import array
 from collections.abc import Generator, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import IO, TYPE_CHECKING
 
 from botocore.exceptions import BotoCoreError
 
+from redshift_standin.columnar import ColumnarFile
 from redshift_standin.copy_spec import Compression, CopySpec, DataFormat
 from redshift_standin.errors import LoadFailedError, NotEmulatedError, StandInError
 from redshift_standin.fields import Column, FieldError, build_converter
@@ -78,7 +79,7 @@ class BadRow:
 
 def check_emulated(spec: CopySpec) -> None:
     """Reject valid Redshift options the stand-in cannot honour, before any I/O."""
-    if spec.data_format in (DataFormat.AVRO, DataFormat.PARQUET, DataFormat.ORC):
+    if spec.data_format is DataFormat.AVRO:
         raise NotEmulatedError(f"FORMAT {spec.data_format.value} is not emulated by the stand-in")
     if spec.format_argument == "noshred":
         raise NotEmulatedError("JSON 'noshred' is not emulated by the stand-in")
@@ -185,11 +186,8 @@ class LoadRun:
             self.files.append(load)
             self._file_starts.append(len(self._lines))
             with stream:
-                lines = LineSource(
-                    stream, newline=self._newline(), skip=self.plan.spec.ignore_header
-                )
                 try:
-                    for record in self._records(lines):
+                    for record in self._file_records(stream, load):
                         line = self._convert(record, load, converters)
                         if line is not None:
                             parts.append(line)
@@ -201,12 +199,24 @@ class LoadRun:
                     raise StandInError(
                         f"Failed to read {obj.url}: {exc}", code=8001, context=obj.url
                     ) from exc
-                load.lines_scanned = lines.count
         if parts:
             yield "".join(parts).encode("utf-8")
         if not self.files and self.plan.spec.manifest and self.plan.objects:
             # "Regardless of any mandatory settings, COPY will terminate if no files are found."
             raise missing_key(self.plan.objects[0].url)
+
+    def _file_records(self, stream: IO[bytes], load: FileLoad) -> Iterator[Record]:
+        """The records of one file; sets `load.lines_scanned` once the file is read."""
+        spec = self.plan.spec
+        if spec.data_format in (DataFormat.PARQUET, DataFormat.ORC):
+            columnar = ColumnarFile(stream.read(), load.url, spec, self.plan.columns)
+            for number, values in enumerate(columnar.rows(), start=1):
+                load.lines_scanned = number  # rows: a columnar file has no lines
+                yield Record(number, "", values)
+            return
+        lines = LineSource(stream, newline=self._newline(), skip=spec.ignore_header)
+        yield from self._records(lines)
+        load.lines_scanned = lines.count
 
     def _newline(self) -> str:
         return "" if self.plan.spec.data_format is DataFormat.CSV else "\n"

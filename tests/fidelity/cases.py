@@ -11,7 +11,6 @@ import json
 from decimal import Decimal
 
 import pyarrow as pa
-
 from fidelity.case import Case, Failure, LoadError
 from fidelity.columnar_files import orc_file, parquet
 

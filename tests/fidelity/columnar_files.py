@@ -6,8 +6,8 @@ import io
 from typing import Any
 
 import pyarrow as pa
-import pyarrow.orc as orc
 import pyarrow.parquet as pq
+from pyarrow import orc
 
 
 def parquet(columns: dict[str, Any], schema: pa.Schema | None = None) -> bytes:

@@ -19,7 +19,6 @@ from typing import Any
 
 import psycopg2
 import pytest
-
 from fidelity.case import Case
 from fidelity.cases import CASES
 
