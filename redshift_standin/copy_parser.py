@@ -268,6 +268,7 @@ _HANDLERS: dict[str, Callable[[_Parser, str], None]] = {
     "IGNOREBLANKLINES": _flag("ignore_blank_lines"),
     "ROUNDEC": _flag("round_decimals"),
     "EXPLICIT_IDS": _flag("explicit_ids"),
+    "SERIALIZETOJSON": _flag("serialize_to_json"),
 }
 
 
@@ -287,6 +288,24 @@ def _options(parser: _Parser) -> None:
 
 # -- cross-option rules (Redshift rejects these combinations too) -----------------------------
 _TEXT_ONLY = ("delimiter", "remove_quotes", "escape", "fill_record", "null_as")
+_COLUMNAR = (DataFormat.PARQUET, DataFormat.ORC)
+# "Only the following COPY parameters are supported" (copy-usage_notes-copy-from-columnar.md),
+# plus SERIALIZETOJSON, which exists for columnar formats only.
+COLUMNAR_OPTIONS = frozenset(
+    {
+        "FORMAT",
+        "AUTHORIZATION",
+        "ACCESS_KEY_ID",
+        "SECRET_ACCESS_KEY",
+        "SESSION_TOKEN",
+        "MANIFEST",
+        "ACCEPTINVCHARS",
+        "FILLRECORD",
+        "STATUPDATE",
+        "EXPLICIT_IDS",
+        "SERIALIZETOJSON",
+    }
+)
 
 
 def _validate(spec: CopySpec, seen: set[str]) -> None:
@@ -297,7 +316,11 @@ def _validate(spec: CopySpec, seen: set[str]) -> None:
         raise CopySyntaxError("CSV is not compatible with ESCAPE or REMOVEQUOTES")
     if fmt is DataFormat.FIXEDWIDTH and spec.delimiter is not None:
         raise CopySyntaxError("FIXEDWIDTH is not compatible with DELIMITER")
-    if fmt in (DataFormat.JSON, DataFormat.AVRO, DataFormat.PARQUET, DataFormat.ORC):
+    if fmt in _COLUMNAR:
+        _validate_columnar(spec, seen)
+    elif "SERIALIZETOJSON" in seen:
+        raise CopySyntaxError("SERIALIZETOJSON is only allowed with FORMAT PARQUET or ORC")
+    if fmt in (DataFormat.JSON, DataFormat.AVRO):
         for field in _TEXT_ONLY:
             if getattr(spec, field) not in (None, False):
                 raise CopySyntaxError(f"{field.upper()} is not allowed with {fmt.value}")
@@ -305,6 +328,18 @@ def _validate(spec: CopySpec, seen: set[str]) -> None:
         raise CopySyntaxError("DELIMITER and QUOTE must differ")
     if "SECRET_ACCESS_KEY" in seen and "ACCESS_KEY_ID" not in seen:
         raise CopySyntaxError("SECRET_ACCESS_KEY requires ACCESS_KEY_ID")
+
+
+def _validate_columnar(spec: CopySpec, seen: set[str]) -> None:
+    spelled = {"NULL": "NULL AS", "COMPRESSION": spec.compression.value if spec.compression else ""}
+    refused = sorted(spelled.get(name, name) for name in seen - COLUMNAR_OPTIONS)
+    if refused:
+        raise CopySyntaxError(
+            f"{', '.join(refused)} is not supported with FORMAT {spec.data_format.value}: "
+            "columnar COPY takes only "
+            "ACCEPTINVCHARS, FILLRECORD, MANIFEST, STATUPDATE, EXPLICIT_IDS, SERIALIZETOJSON "
+            "and authorization"
+        )
 
 
 def parse_copy(sql: str) -> CopySpec:

@@ -85,6 +85,8 @@ class CopySpec:
     encoding: str = "UTF8"
     round_decimals: bool = False
     explicit_ids: bool = False
+    serialize_to_json: bool = False
+    """Parquet/ORC: nested columns load as JSON text (SERIALIZETOJSON)."""
 
     @property
     def field_delimiter(self) -> str:

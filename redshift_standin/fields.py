@@ -45,6 +45,10 @@ _BOOLEANS = {
 # Lone surrogates are undecodable input bytes (decoded with 'surrogateescape'); PostgreSQL text
 # cannot hold NUL either.
 _INVALID_CHARS = re.compile("[\udc80-\udcff\x00]")
+_UNDECODABLE = re.compile("[\udc80-\udcff]+")
+_NON_ASCII = re.compile("[^\x00-\x7f]")
+# stl_load_errors.type names the type as Redshift does (pg_type names, CHAR as 'char').
+_REDSHIFT_TYPE_NAMES = {"bpchar": "char"}
 
 ERR_LENGTH = 1204
 ERR_DATE = 1205
@@ -55,6 +59,7 @@ ERR_DECIMAL = 1209
 ERR_BOOLEAN = 1210
 ERR_NOT_NULL = 1213
 ERR_OVERFLOW = 1216
+ERR_NUL = 1218
 ERR_UTF8 = 1220
 
 
@@ -82,6 +87,16 @@ class Column:
     @property
     def is_char(self) -> bool:
         return self.type_name in CHAR_TYPES
+
+    @property
+    def redshift_type(self) -> str:
+        """This column's `type` in stl_load_errors / sys_load_error_detail (int4, char, ...)."""
+        return _REDSHIFT_TYPE_NAMES.get(self.type_name, self.type_name)
+
+    @property
+    def missing_value(self) -> str | None:
+        """What FILLRECORD puts in a missing field: '' for VARCHAR, NULL otherwise."""
+        return "" if self.type_name in ("varchar", "text") else None
 
     @property
     def length(self) -> int | None:
@@ -119,9 +134,33 @@ def replace_invalid(value: str, replacement: str | None) -> str:
     """Apply ACCEPTINVCHARS; without it an invalid character fails the row."""
     if not _INVALID_CHARS.search(value):
         return value
-    if replacement is None:
-        raise FieldError(ERR_UTF8, "Invalid UTF8 character or NUL found in field")
-    return _INVALID_CHARS.sub(replacement, value)
+    if replacement is not None:
+        return _INVALID_CHARS.sub(replacement, value)
+    bad = _UNDECODABLE.search(value)
+    if bad is not None:
+        raise FieldError(
+            ERR_UTF8,
+            "String contains invalid or unsupported UTF8 codepoints. "
+            f"Bad UTF8 hex sequence: {_hex(bad.group())} (error 3)",
+        )
+    # NUL alone is NULL only with NULL AS '\0' (the reader's job); within a field it is 1218.
+    raise FieldError(ERR_NUL, "Invalid null byte - field longer than 1 byte")
+
+
+def _hex(text: str) -> str:
+    return text.encode("utf-8", "surrogateescape").hex(" ")
+
+
+def _single_byte_only(value: str) -> str:
+    """CHAR columns take ASCII only (multi-byte-character-load-errors.md): error 1220."""
+    found = _NON_ASCII.search(value)
+    if found is None:
+        return value
+    raise FieldError(
+        ERR_UTF8,
+        "Multibyte character not supported for CHAR (Hint: Try using VARCHAR). "
+        f"Invalid char: {_hex(found.group())}",
+    )
 
 
 def _char_converter(column: Column, spec: CopySpec) -> Converter:
@@ -132,6 +171,8 @@ def _char_converter(column: Column, spec: CopySpec) -> Converter:
         if raw is None:
             return None
         value = replace_invalid(raw, spec.accept_inv_chars)
+        if padded:
+            value = _single_byte_only(value)
         if spec.trim_blanks or padded:
             value = value.rstrip()
         if value == "" and spec.empty_as_null:

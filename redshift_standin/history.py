@@ -1,9 +1,12 @@
 """Redshift's load history, emulated with ordinary tables in each database the stand-in serves.
 
-- `stl_load_commits` rows are written INSIDE the client's transaction (see `commits_insert_sql`),
-  so they roll back with it, as in Redshift.
-- `stl_load_errors` rows and the per-session "last COPY" bookkeeping behind `pg_last_copy_id()`
-  go through a separate autocommit connection, so they survive the client's ROLLBACK.
+- `stl_load_commits`, `stl_load_errors` and the per-session "last COPY" bookkeeping behind
+  `pg_last_copy_id()` go through a separate autocommit connection, so they survive the client's
+  ROLLBACK: "The fact that a record is written to the log file for this system view does not
+  mean that the load committed successfully as part of its containing transaction"
+  (r_STL_LOAD_COMMITS.md).
+- `sys_load_detail` and `sys_load_error_detail` (Serverless, SYS_LOAD_DETAIL.md,
+  SYS_LOAD_ERROR_DETAIL.md) are views over those two tables.
 
 All methods here block; the proxy calls them from its thread executor.
 """
@@ -66,6 +69,17 @@ CREATE TABLE IF NOT EXISTS public.stl_standin_last_copy (
     query integer NOT NULL,
     copy_count bigint NOT NULL
 );
+CREATE OR REPLACE VIEW public.sys_load_detail AS
+    SELECT userid AS user_id, query AS query_id, filename AS file_name,
+           byte_offset::bigint AS bytes_scanned, lines_scanned, curtime AS start_time,
+           curtime AS record_time
+    FROM public.stl_load_commits;
+CREATE OR REPLACE VIEW public.sys_load_error_detail AS
+    SELECT userid AS user_id, query AS query_id, tbl AS table_id, session AS session_id,
+           starttime AS start_time, filename AS file_name, line_number, colname AS column_name,
+           type AS column_type, col_length AS column_length, position, err_code AS error_code,
+           err_reason AS error_message
+    FROM public.stl_load_errors;
 CREATE OR REPLACE FUNCTION public.pg_last_copy_id() RETURNS integer
     LANGUAGE sql STABLE AS $f$
     SELECT coalesce((SELECT query FROM public.stl_standin_last_copy
@@ -155,6 +169,16 @@ class LoadHistory:
                 (pid, query, loaded),
             )
 
+    def record_commits(
+        self, dbname: str, *, query: int, table: str, files: Sequence[FileLoad]
+    ) -> None:
+        """One stl_load_commits row per file read (kept whatever the transaction does next)."""
+        insert = commits_insert_sql(query, table, files)
+        if insert is None:
+            return
+        with self._lock, self._conn(dbname).cursor() as cur:
+            cur.execute(insert)
+
     def forget_session(self, dbname: str, pid: int) -> None:
         """A closed session's pid may be reused; a new session must see pg_last_copy_id() = -1."""
         with self._lock:
@@ -172,7 +196,7 @@ class LoadHistory:
 
 
 def commits_insert_sql(query: int, table: str, files: Sequence[FileLoad]) -> str | None:
-    """The INSERT the proxy runs in the client's own transaction after a successful COPY."""
+    """The INSERT recording a successful COPY's files (run on the history connection)."""
     if not files:
         return None
     values = ", ".join(

@@ -5,8 +5,9 @@ Timeline on the client's server connection (the client is waiting for its answer
     catalog lookup (SELECT, results consumed here)        -- fails like the COPY would: relayed
     [BEGIN]                           only if the client was idle: COPY is its own transaction
     COPY t (cols) FROM STDIN WITH (FORMAT csv) ; CopyData* ; CopyDone | CopyFail
-    INSERT INTO stl_load_commits ...  same transaction as the rows: rolls back with them
     [COMMIT | ROLLBACK]               only if we opened the transaction
+    stl_load_commits rows             on the history connection: kept after a ROLLBACK, as the
+                                      Redshift log is
 
 Errors found before the COPY starts are raised by the server itself (a DO block that RAISEs), so
 the transaction ends up failed exactly as after any failed statement; errors found while
@@ -28,7 +29,7 @@ from redshift_standin import wire
 from redshift_standin.copy_parser import mask_secrets, parse_copy
 from redshift_standin.errors import LoadFailedError, StandInError
 from redshift_standin.fields import Column
-from redshift_standin.history import LoadHistory, commits_insert_sql
+from redshift_standin.history import LoadHistory
 from redshift_standin.sql_tokens import quote_literal
 from redshift_standin.translate import BadRow, LoadPlan, LoadRun, check_emulated, prepare
 
@@ -293,12 +294,13 @@ class _CopyJob:
     async def _succeed(self, copied: _Result) -> list[wire.Message]:
         assert self.run_state is not None
         loaded = int(copied.tag.split()[-1])  # "COPY n": what the server really stored
-        insert = commits_insert_sql(self.query_id, str(self.spec.table), self.run_state.files)
+        files = self.run_state.files
+        await self.ctx.run_blocking(
+            lambda: self.ctx.history.record_commits(
+                self.channel.dbname, query=self.query_id, table=str(self.spec.table), files=files
+            )
+        )
         last = copied
-        if insert is not None:
-            last = await _query(self.channel, insert)
-            if last.error is not None:
-                return await self._finish([last.error], last)
         if self.wrapped:
             last = await _query(self.channel, "COMMIT")
             if last.error is not None:

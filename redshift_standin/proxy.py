@@ -23,6 +23,7 @@ from psycopg2.extensions import make_dsn, parse_dsn
 
 from redshift_standin import wire
 from redshift_standin.copy_parser import is_s3_copy
+from redshift_standin.ddl import rewrite_ddl
 from redshift_standin.errors import CopySyntaxError, StandInError
 from redshift_standin.history import LoadHistory
 from redshift_standin.intercept import CopyContext, backend_pid, fail_via_server, run_s3_copy
@@ -184,6 +185,9 @@ class _Session:
                 if kind is not QueryKind.PASS:
                     await self._intercept(sql, kind)
                     continue
+                rewritten = rewrite_ddl(sql)
+                if rewritten is not None:
+                    message = wire.query(rewritten)
             if message.type in (b"Q", b"S", b"F"):  # each of these ends in one ReadyForQuery
                 self._pending += 1
                 self._idle.clear()

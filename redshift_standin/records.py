@@ -6,7 +6,6 @@ Every record carries the file line it starts on and its raw text, for `stl_load_
 
 from __future__ import annotations
 
-import csv
 import io
 import json
 import re
@@ -22,6 +21,7 @@ ERR_EXTRA_COLUMNS = 1202
 ERR_DELIMITER = 1214
 ERR_INPUT_LINE = 1216
 MAX_JSON_DOCUMENT = 4 * 1024 * 1024  # Redshift's limit for one JSON object
+JSONPATH_INDEX_ERROR = "Invalid JSONPath format: Not an array or index out of range."
 _QUOTES = "\"'"
 
 JsonPath = tuple[str | int, ...]
@@ -125,26 +125,78 @@ def _scan(body: str, pos: int, stop: str, out: list[str], escape: bool) -> int:
 
 
 # -- CSV ----------------------------------------------------------------------------------------
+_BLANKS = " \t"
+
+
 def csv_records(lines: LineSource, spec: CopySpec) -> Iterator[Record]:
-    null = spec.null_string
-    reader = csv.reader(
-        lines, delimiter=spec.field_delimiter, quotechar=spec.quote, doublequote=True
-    )
-    while True:
-        start = lines.count + 1
-        try:
-            row = next(reader)
-        except StopIteration:
-            return
-        except csv.Error as exc:
-            yield Record(start, lines.take_raw(), [], (ERR_INPUT_LINE, f"Invalid CSV: {exc}"))
-            continue
+    """CSV records; a quoted field may span lines, and blanks around its quotes are ignored
+    ("white space between the delimiters and the quote characters is ignored")."""
+    null, delimiter, quote = spec.null_string, spec.field_delimiter, spec.quote
+    for first in lines:
+        start, text = lines.count, first
+        fields = split_csv(_csv_body(text), delimiter, quote)
+        while fields is None:
+            more = next(lines, None)
+            if more is None:
+                break
+            text += more
+            fields = split_csv(_csv_body(text), delimiter, quote)
         raw = lines.take_raw()
-        if not row:
-            if spec.ignore_blank_lines:
-                continue
-            row = [""]
-        yield Record(start, raw, [None if f == null else f for f in row])
+        if fields is None:
+            yield Record(start, raw, [], (ERR_INPUT_LINE, "Missing end quote in quoted field"))
+            continue
+        if fields == [""] and spec.ignore_blank_lines:
+            continue
+        yield Record(start, raw, [None if f == null else f for f in fields])
+
+
+def _csv_body(text: str) -> str:
+    if text.endswith("\r\n"):
+        return text[:-2]
+    return text[:-1] if text.endswith(("\n", "\r")) else text
+
+
+def split_csv(body: str, delimiter: str, quote: str) -> list[str] | None:
+    """The fields of one CSV record; None while a quoted field is still open."""
+    if quote not in body:
+        return body.split(delimiter)
+    fields: list[str] = []
+    pos, end = 0, len(body)
+    while True:
+        lead = pos
+        while lead < end and body[lead] in _BLANKS and body[lead] != delimiter:
+            lead += 1
+        if lead < end and body[lead] == quote:
+            value, pos = _quoted(body, lead + 1, quote)
+            if pos < 0:
+                return None
+            stop = body.find(delimiter, pos)
+            stop = end if stop < 0 else stop
+            value += body[pos:stop].strip(_BLANKS)  # text after the closing quote is kept
+            pos = stop
+        else:
+            stop = body.find(delimiter, pos)
+            stop = end if stop < 0 else stop
+            value, pos = body[pos:stop], stop
+        fields.append(value)
+        if pos >= end:
+            return fields
+        pos += 1  # the delimiter
+
+
+def _quoted(body: str, pos: int, quote: str) -> tuple[str, int]:
+    """(value, position after the closing quote), or pos -1 if the quote is not closed."""
+    parts: list[str] = []
+    while True:
+        close = body.find(quote, pos)
+        if close < 0:
+            return "", -1
+        parts.append(body[pos:close])
+        if body.startswith(quote, close + 1):  # a doubled quote is one quote character
+            parts.append(quote)
+            pos = close + 2
+            continue
+        return "".join(parts), close + 1
 
 
 # -- fixed width --------------------------------------------------------------------------------
@@ -220,7 +272,12 @@ def json_records(
         if error is not None:
             yield Record(line, raw, [], (ERR_INPUT_LINE, error))
         elif paths is not None:
-            yield Record(line, raw, [_json_text(_follow(document, p)) for p in paths])
+            try:
+                values = [_json_text(_follow(document, p)) for p in paths]
+            except IndexError:
+                yield Record(line, raw, [], (ERR_INPUT_LINE, JSONPATH_INDEX_ERROR))
+                continue
+            yield Record(line, raw, values)
         elif not isinstance(document, dict):
             yield Record(
                 line, raw, [], (ERR_INPUT_LINE, "Invalid JSONPath format: Member is not an object")
@@ -277,11 +334,13 @@ def _open_depth(text: str) -> int:
 
 
 def _follow(document: Any, path: JsonPath) -> Any:
+    """The value at `path`: None for a missing object member, IndexError for a missing array
+    element (copy-parameters-data-format.md: "COPY fails with ... index out of range")."""
     for step in path:
         if isinstance(step, int):
-            document = (
-                document[step] if isinstance(document, list) and step < len(document) else None
-            )
+            if not isinstance(document, list) or step >= len(document):
+                raise IndexError(step)
+            document = document[step]
         else:
             document = document.get(step) if isinstance(document, dict) else None
         if document is None:

@@ -48,7 +48,7 @@ def split_url(url: str) -> tuple[str, str]:
 _MISSING_MESSAGE = "S3ServiceException:The specified key does not exist."
 
 
-def _missing_key(url: str) -> S3SourceError:
+def missing_key(url: str) -> S3SourceError:
     return S3SourceError(
         f"{_MISSING_MESSAGE},Status 404,Error NoSuchKey,CanRetry 1",
         code=_S3_ERROR_CODE,
@@ -59,7 +59,7 @@ def _missing_key(url: str) -> S3SourceError:
 def _client_error(url: str, exc: ClientError | BotoCoreError) -> S3SourceError:
     code = exc.response.get("Error", {}).get("Code", "") if isinstance(exc, ClientError) else ""
     if code in _MISSING:
-        return _missing_key(url)
+        return missing_key(url)
     return S3SourceError(
         f"S3ServiceException:{exc},Error {code}",
         code=_S3_ERROR_CODE,

@@ -60,7 +60,19 @@ _E_ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "b": "\b", "f": "\f"}
 
 def _unescape_e_string(body: str) -> str:
     body = body.replace("''", "'")
-    return re.sub(r"\\(.)", lambda m: _E_ESCAPES.get(m.group(1), m.group(1)), body, flags=re.S)
+    return _ESCAPE.sub(_unescape_one, body)
+
+
+# '\ddd' is an octal character code ("ASCII characters can also be represented in octal, using
+# the format '\ddd'", copy-parameters-data-format.md), so NULL AS '\0' / '\000' means NUL.
+_ESCAPE = re.compile(r"\\([0-7]{1,3}|.)", re.S)
+
+
+def _unescape_one(match: re.Match[str]) -> str:
+    escaped = match.group(1)
+    if escaped[0] in "01234567":
+        return chr(int(escaped, 8))
+    return _E_ESCAPES.get(escaped, escaped)
 
 
 def tokenize(sql: str) -> list[Token]:

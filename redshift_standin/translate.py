@@ -17,10 +17,11 @@ import zlib
 from array import array
 from collections.abc import Generator, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import IO, TYPE_CHECKING
 
 from botocore.exceptions import BotoCoreError
 
+from redshift_standin.columnar import ColumnarFile
 from redshift_standin.copy_spec import Compression, CopySpec, DataFormat
 from redshift_standin.errors import LoadFailedError, NotEmulatedError, StandInError
 from redshift_standin.fields import Column, FieldError, build_converter
@@ -37,7 +38,13 @@ from redshift_standin.records import (
     parse_jsonpaths,
     text_records,
 )
-from redshift_standin.s3_source import S3Object, open_object, plan_objects, read_json
+from redshift_standin.s3_source import (
+    S3Object,
+    missing_key,
+    open_object,
+    plan_objects,
+    read_json,
+)
 from redshift_standin.sql_tokens import quote_identifier
 
 if TYPE_CHECKING:
@@ -72,7 +79,7 @@ class BadRow:
 
 def check_emulated(spec: CopySpec) -> None:
     """Reject valid Redshift options the stand-in cannot honour, before any I/O."""
-    if spec.data_format in (DataFormat.AVRO, DataFormat.PARQUET, DataFormat.ORC):
+    if spec.data_format is DataFormat.AVRO:
         raise NotEmulatedError(f"FORMAT {spec.data_format.value} is not emulated by the stand-in")
     if spec.format_argument == "noshred":
         raise NotEmulatedError("JSON 'noshred' is not emulated by the stand-in")
@@ -179,11 +186,8 @@ class LoadRun:
             self.files.append(load)
             self._file_starts.append(len(self._lines))
             with stream:
-                lines = LineSource(
-                    stream, newline=self._newline(), skip=self.plan.spec.ignore_header
-                )
                 try:
-                    for record in self._records(lines):
+                    for record in self._file_records(stream, load):
                         line = self._convert(record, load, converters)
                         if line is not None:
                             parts.append(line)
@@ -195,9 +199,24 @@ class LoadRun:
                     raise StandInError(
                         f"Failed to read {obj.url}: {exc}", code=8001, context=obj.url
                     ) from exc
-                load.lines_scanned = lines.count
         if parts:
             yield "".join(parts).encode("utf-8")
+        if not self.files and self.plan.spec.manifest and self.plan.objects:
+            # "Regardless of any mandatory settings, COPY will terminate if no files are found."
+            raise missing_key(self.plan.objects[0].url)
+
+    def _file_records(self, stream: IO[bytes], load: FileLoad) -> Iterator[Record]:
+        """The records of one file; sets `load.lines_scanned` once the file is read."""
+        spec = self.plan.spec
+        if spec.data_format in (DataFormat.PARQUET, DataFormat.ORC):
+            columnar = ColumnarFile(stream.read(), load.url, spec, self.plan.columns)
+            for number, values in enumerate(columnar.rows(), start=1):
+                load.lines_scanned = number  # rows: a columnar file has no lines
+                yield Record(number, "", values)
+            return
+        lines = LineSource(stream, newline=self._newline(), skip=spec.ignore_header)
+        yield from self._records(lines)
+        load.lines_scanned = lines.count
 
     def _newline(self) -> str:
         return "" if self.plan.spec.data_format is DataFormat.CSV else "\n"
@@ -219,6 +238,8 @@ class LoadRun:
             self._reject(record, load, None, None, *record.error)
             return None
         fields = record.fields
+        if self._trailing_delimiter(fields, len(converters)):
+            fields = fields[:-1]
         if len(fields) != len(converters):
             if len(fields) > len(converters):
                 self._reject(record, load, None, None, ERR_EXTRA_COLUMNS, "Extra column(s) found")
@@ -226,7 +247,7 @@ class LoadRun:
             if not self.plan.spec.fill_record:
                 self._reject(record, load, len(fields), None, ERR_DELIMITER, "Delimiter not found")
                 return None
-            fields = fields + [""] * (len(converters) - len(fields))
+            fields = fields + [c.missing_value for c in self.plan.columns[len(fields) :]]
         values: list[str | None] = []
         for index, convert in enumerate(converters):
             try:
@@ -237,6 +258,15 @@ class LoadRun:
         load.rows_loaded += 1
         self._lines.append(record.line)
         return _csv_line(values)
+
+    def _trailing_delimiter(self, fields: list[str | None], wanted: int) -> bool:
+        """A record ending in the delimiter: one empty field past the last column, ignored
+        (the documentation's VENUE example loads such a file with a column list)."""
+        return (
+            len(fields) == wanted + 1
+            and fields[-1] == ""
+            and self.plan.spec.data_format in (DataFormat.TEXT, DataFormat.CSV)
+        )
 
     def _reject(
         self,
@@ -257,7 +287,7 @@ class LoadRun:
                 url=load.url,
                 line_number=record.line,
                 column=column.name if column else "",
-                column_type=column.display_type if column else "",
+                column_type=column.redshift_type if column else "",
                 col_length=str(column.length or 0) if column else "0",
                 position=0,
                 raw_line=printable(record.raw),

@@ -298,13 +298,19 @@ def put(
     files: Annotated[
         list[Path],
         typer.Argument(
-            help="CSV (.csv, .csv.gz) or JSON (.json) files", exists=True, dir_okay=False
+            help="CSV (.csv, .csv.gz), JSON (.json), Parquet (.parquet) or ORC (.orc) files",
+            exists=True,
+            dir_okay=False,
         ),
     ],
     data_dir: DataDir = DEFAULT_DATA_DIR,
     feed: Annotated[
         str | None,
-        typer.Option("--feed", help="orders-csv, orders-gzip or clicks-json (default: by suffix)"),
+        typer.Option(
+            "--feed",
+            help="orders-csv, orders-gzip, clicks-json, orders-parquet or orders-orc "
+            "(default: by suffix)",
+        ),
     ] = None,
 ) -> None:
     """Upload files into the running local stack's landing bucket."""

@@ -1,5 +1,5 @@
 """Local mode's sample data: the target tables, the prefix configurations, and small realistic
-files (CSV, gzipped CSV, newline-delimited JSON). Pure: values in, values out."""
+files (CSV, gzipped CSV, newline-delimited JSON, Parquet, ORC). Pure: values in, values out."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import json
 import random
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 ORDERS_TABLE = "public.orders"
@@ -71,7 +72,11 @@ FEEDS = (
         {"format": {"type": "json", "mode": "auto"}},
         (".json", ".jsonl", ".ndjson"),
     ),
-)
+    # Columnar files map to the table's columns by position (FORMAT AS PARQUET / ORC).
+    Feed("orders-parquet", "orders/parquet", ORDERS_TABLE, {"format": {"type": "parquet"}},
+         (".parquet",)),
+    Feed("orders-orc", "orders/orc", ORDERS_TABLE, {"format": {"type": "orc"}}, (".orc",)),
+)  # fmt: skip
 
 
 def feed_for(filename: str) -> Feed | None:
@@ -175,9 +180,42 @@ def clicks_json(first_id: int, rows: int, rng: random.Random) -> bytes:
     return ("\n".join(lines) + "\n").encode()
 
 
+def orders_columnar(first_id: int, rows: int, rng: random.Random, fmt: str) -> bytes:
+    """Orders as a Parquet or ORC file, columns in the table's order (pyarrow: a `cli` extra)."""
+    import pyarrow as pa
+
+    records = list(csv.reader(io.StringIO(orders_csv(first_id, rows, rng).decode())))[1:]
+    columns = list(zip(*records, strict=True)) if records else [()] * 6
+    table = pa.table(
+        {
+            "order_id": pa.array([int(v) for v in columns[0]], pa.int64()),
+            "customer": pa.array(columns[1], pa.string()),
+            "country": pa.array(columns[2], pa.string()),
+            "amount": pa.array([Decimal(v) for v in columns[3]], pa.decimal128(10, 2)),
+            "currency": pa.array(columns[4], pa.string()),
+            "ordered_at": pa.array(
+                [datetime.fromisoformat(v) for v in columns[5]], pa.timestamp("us")
+            ),
+        }
+    )
+    sink = io.BytesIO()
+    if fmt == "parquet":
+        import pyarrow.parquet as pq
+
+        pq.write_table(table, sink)
+    else:
+        from pyarrow import orc
+
+        orc.write_table(table, sink)
+    return sink.getvalue()
+
+
 def sample_file(feed: Feed, name: str, first_id: int, rows: int, seed: int = 0) -> SampleFile:
     rng = random.Random(f"{seed}:{name}")
-    if feed.table == CLICKS_TABLE:
+    fmt = feed.copy_options["format"]["type"]
+    if fmt in ("parquet", "orc"):
+        body = orders_columnar(first_id, rows, rng, fmt)
+    elif feed.table == CLICKS_TABLE:
         body = clicks_json(first_id, rows, rng)
     else:
         body = orders_csv(first_id, rows, rng)
@@ -187,12 +225,14 @@ def sample_file(feed: Feed, name: str, first_id: int, rows: int, seed: int = 0) 
 
 
 def demo_files(seed: int = 7) -> list[SampleFile]:
-    """What `local up --demo` drops: two CSV files, a gzipped CSV and two JSON files."""
-    csv_feed, gzip_feed, json_feed = FEEDS
+    """What `local up --demo` drops: two CSV files, a gzipped CSV, a Parquet file and two JSON
+    files."""
+    csv_feed, gzip_feed, json_feed, parquet_feed, _ = FEEDS
     return [
         sample_file(csv_feed, "orders-2024-06-01.csv", 1001, 25, seed),
         sample_file(csv_feed, "orders-2024-06-02.csv", 1026, 30, seed),
         sample_file(gzip_feed, "orders-2024-06-03.csv.gz", 1056, 40, seed),
+        sample_file(parquet_feed, "orders-2024-06-04.parquet", 1096, 35, seed),
         sample_file(json_feed, "clicks-2024-06-01T08.json", 50001, 60, seed),
         sample_file(json_feed, "clicks-2024-06-01T09.json", 50061, 45, seed),
     ]
