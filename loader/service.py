@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import secrets
 import socket
@@ -336,10 +337,12 @@ class LoaderService:
             )
             if seal_reason(batch, config.thresholds, self._clock()) is not None:
                 counts["sealed"] += 1
-            self._consider(config, batch, deadline)
+            self._isolated(batch, functools.partial(self._consider, config, batch, deadline))
         for status in (BatchStatus.SEALED, BatchStatus.LOADING):
             for batch in self._deps.batches.batches_by_status(status):
-                if lease_expired(batch, self._clock()) and self._recover(batch, configs, deadline):
+                if lease_expired(batch, self._clock()) and self._isolated(
+                    batch, functools.partial(self._recover, batch, configs, deadline)
+                ):
                     counts["recovered"] += 1
         # The template's alarm watches this one (dimension: service only).
         metrics.gauge(
@@ -352,6 +355,22 @@ class LoaderService:
             oldest_open_batch_age_s=round(max(oldest.values(), default=0.0), 1),
         )
         return counts
+
+    def _isolated(self, batch: Batch, step: Callable[[], bool | None]) -> bool:
+        """One batch's trouble is logged and left to the next sweep: it never stops the sweep
+        from reaching the batches after it."""
+        try:
+            return bool(step())
+        except LoaderError as exc:
+            logger.error(
+                "sweep_batch_failed",
+                batch_id=batch.batch_id,
+                prefix=batch.prefix,
+                error=str(exc),
+                retryable=exc.retryable,
+            )
+            metrics.count("SweepBatchFailures")
+            return False
 
     def _recover(self, batch: Batch, configs: dict[str, PrefixConfig], deadline: float) -> bool:
         config = configs.get(batch.prefix)
