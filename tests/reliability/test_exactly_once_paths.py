@@ -59,7 +59,6 @@ class Notices:
 # --- path 1: versioned bucket, `reupload: reload`, the re-upload's notice redelivered ----------
 
 
-@pytest.mark.xfail(strict=True, reason="fixed in a later commit")
 def test_path1_a_redelivered_reupload_in_a_versioned_bucket_loads_once(
     env: Env, loader: RecordingLoader
 ) -> None:
@@ -78,7 +77,6 @@ def test_path1_a_redelivered_reupload_in_a_versioned_bucket_loads_once(
 # --- path 2: `reload`, re-upload while the first version's batch is still open ----------------
 
 
-@pytest.mark.xfail(strict=True, reason="fixed in a later commit")
 def test_path2_a_reupload_into_a_still_open_batch_is_not_registered_again_later(
     env: Env, loader: RecordingLoader
 ) -> None:
@@ -98,7 +96,6 @@ def test_path2_a_reupload_into_a_still_open_batch_is_not_registered_again_later(
     assert member.etag == "e2"
 
 
-@pytest.mark.xfail(strict=True, reason="fixed in a later commit")
 def test_path2_reconcile_after_a_reupload_into_an_open_batch_registers_nothing(
     env: Env, loader: RecordingLoader
 ) -> None:
@@ -136,7 +133,6 @@ class FailsBatch(RecordingLoader):
         return super().load(config, batch, manifest_url, context)
 
 
-@pytest.mark.xfail(strict=True, reason="fixed in a later commit")
 @pytest.mark.parametrize("how", ["operator", "failure_notice"])
 def test_path3_fix_and_reupload_then_reprocess_loads_the_fixed_file_once(
     env: Env, how: str
@@ -311,7 +307,6 @@ def test_path7_an_older_notice_after_a_reconciled_file_is_not_a_reupload(
     assert loader.loaded_count()[URL] == 1
 
 
-@pytest.mark.xfail(strict=True, reason="fixed in a later commit")
 def test_path7_one_prefix_failing_to_seal_fails_only_its_own_messages(
     env: Env, loader: RecordingLoader, monkeypatch: pytest.MonkeyPatch
 ) -> None:
