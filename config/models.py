@@ -144,6 +144,23 @@ def normalise_prefix(value: str) -> str:
     return value
 
 
+def _could_match(watched: str, location: str) -> bool:
+    """Could an object written under `location` (`bucket/key-prefix`) fall under the watched
+    prefix? Segment by segment, as the loader matches objects: a Hive wildcard `dt=*` matches
+    any `dt=...` segment, so `landing/dt=archive` is inside `landing/dt=*`."""
+    wanted = watched.split("/")
+    segments = location.strip("/").split("/")
+    if len(segments) < len(wanted):
+        return False
+    for pattern, segment in zip(wanted, segments, strict=False):
+        if pattern.endswith("=*"):
+            if not segment.startswith(pattern[:-1]):
+                return False
+        elif pattern != segment:
+            return False
+    return True
+
+
 class PrefixConfig(_Model):
     """Everything the loader needs to know about one watched S3 prefix."""
 
@@ -200,15 +217,17 @@ class PrefixConfig(_Model):
 
     @model_validator(mode="after")
     def _manifest_outside_prefix(self) -> Self:
-        watched = self.prefix.replace("=*", "=")
-        location = f"{self.manifest.bucket}/{self.manifest.prefix}"
-        if location.startswith(watched + "/") or location == watched:
-            raise ValueError(
-                "manifest location is inside the watched prefix: the loader would load its "
-                "own manifests"
-            )
+        manifest = self.manifest
+        for what, location in (
+            ("manifest location", f"{manifest.bucket}/{manifest.prefix}"),
+            ("manifest failed_prefix", f"{manifest.bucket}/{manifest.failed_prefix}"),
+        ):
+            if _could_match(self.prefix, location):
+                raise ValueError(
+                    f"{what} is inside the watched prefix: the loader would load its own manifests"
+                )
         archive = self.after_load.archive_prefix if self.after_load else None
-        if archive and (archive + "/").startswith(watched.rstrip("/") + "/"):
+        if archive and _could_match(self.prefix, archive):
             raise ValueError(
                 "after_load.archive_prefix is inside the watched prefix: archived files would be "
                 "loaded again"

@@ -16,7 +16,10 @@ def manifest_key(location: ManifestLocation, prefix: str, batch_id: str) -> str:
 
 
 def failed_manifest_key(location: ManifestLocation, key: str) -> str:
-    return location.failed_prefix + key.removeprefix(location.prefix)
+    """`failed_prefix` in place of the manifest prefix; a manifest written under another prefix
+    (the configuration changed while its batch was in flight) keeps its whole key below it."""
+    rest = key.removeprefix(location.prefix + "/") if key.startswith(location.prefix + "/") else key
+    return f"{location.failed_prefix}/{rest}"
 
 
 class ManifestBuilder:

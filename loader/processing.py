@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Protocol
 from pydantic import BaseModel, ConfigDict, Field
 
 from loader import metrics
+from loader.adapters.s3_store import split_url
 from loader.decisions import retry_delay
 from loader.errors import LeaseLost, LoaderError, RetryableError, TerminalError
 from loader.log import logger
@@ -216,15 +217,21 @@ class Processor:
         return self._fail(config, batch, owner, result)
 
     def _fail(self, config: PrefixConfig, batch: Batch, owner: str, result: LoadResult) -> Batch:
-        failed_url = None
-        if batch.manifest_url:
-            key = batch.manifest_url.removeprefix(f"s3://{config.manifest.bucket}/")
-            failed_url = self._deps.s3.copy(
-                config.manifest.bucket, key, failed_manifest_key(config.manifest, key)
+        """Make the failure visible: `error` on the batch and a failure notice. Neither a failed
+        manifest that cannot be copied nor a notice that cannot be sent keeps the batch leased
+        (it would be retried, and fail the same way, for ever)."""
+        failed_url, copy_error = self._copy_failed_manifest(config, batch)
+        if copy_error is not None:
+            result = result.model_copy(
+                update={"error": f"{result.error or 'load failed'} ({copy_error})"}
             )
         if self._notifier is not None:
             reported = batch.model_copy(update={"failed_manifest_url": failed_url})
-            self._notifier.batch_finished(config, reported, result)
+            try:
+                self._notifier.batch_finished(config, reported, result)
+            except LoaderError as exc:
+                logger.error("failure_notice_failed", batch_id=batch.batch_id, error=str(exc))
+                metrics.count("FailureNoticesFailed")
         metrics.count("BatchesFailed")
         try:
             batch = self._deps.batches.transition(
@@ -248,6 +255,20 @@ class Processor:
             error=result.error,
         )
         return batch
+
+    def _copy_failed_manifest(
+        self, config: PrefixConfig, batch: Batch
+    ) -> tuple[str | None, str | None]:
+        """Copy the manifest under `failed_prefix`, in the bucket it was written to (the
+        configuration may have moved since): (its url, None), or (None, why it was not)."""
+        if not batch.manifest_url:
+            return None, None
+        bucket, key = split_url(batch.manifest_url)
+        try:
+            return self._deps.s3.copy(bucket, key, failed_manifest_key(config.manifest, key)), None
+        except LoaderError as exc:
+            logger.error("failed_manifest_not_copied", batch_id=batch.batch_id, error=str(exc))
+            return None, f"failed manifest not copied: {exc}"
 
     def _after_load(self, action: AfterLoad, batch: Batch) -> None:
         """Tag, archive or delete the batch's source files. The data is loaded whatever happens

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import secrets
 import socket
@@ -194,7 +195,13 @@ class LoaderService:
         if outcome.duplicates:
             metrics.count("DuplicateNotifications", len(outcome.duplicates))
         if outcome.batch is not None:
-            self._consider(config, outcome.batch, deadline, result)
+            try:
+                self._consider(config, outcome.batch, deadline, result)
+            except LoaderError as exc:
+                # Registered, but not sealed or timed: this prefix's messages come back (their
+                # files are then duplicates) and sealing is tried again; other prefixes go on.
+                for message_id in dict.fromkeys(m for _, m in entries):
+                    self._fail_message(message_id, exc, result, from_sqs)
 
     # --- sealing ------------------------------------------------------------------------
 
@@ -257,6 +264,7 @@ class LoaderService:
         config = self._config_for_prefix(batch.prefix)
         if config is None:
             raise ConfigurationError(f"no configuration for prefix {batch.prefix!r}")
+        self._omit_moved_members(batch)
         sealed = self._deps.batches.transition(
             batch.batch_id,
             owner=self._owner,
@@ -270,6 +278,31 @@ class LoaderService:
             **fields,
         )
         return self._run(config, sealed, deadline)
+
+    def _omit_moved_members(self, batch: Batch) -> None:
+        """Files the ledger has since assigned to a later batch (a re-upload registered under
+        `reupload: reload`, e.g. the fixed file) load there: reprocessing this batch must not
+        load them a second time, so they leave it first (as `--omit` would)."""
+        store = self._deps.batches
+        members = [m.url for m in store.members(batch.batch_id)]
+        ledger = store.known_files(members)
+        moved = [u for u in members if u in ledger and ledger[u].batch_id != batch.batch_id]
+        if not moved:
+            return
+        if len(moved) == len(members):
+            raise BatchConflict(
+                f"batch {batch.batch_id}: every file was re-uploaded into a later batch; "
+                "nothing is left to load (delete the batch)",
+                batch_id=batch.batch_id,
+            )
+        store.omit_members(batch.batch_id, moved, now=self._clock())
+        logger.warning(
+            "reprocess_omitted_reuploads",
+            batch_id=batch.batch_id,
+            files=len(moved),
+            sample=moved[:10],
+            now_in={u: ledger[u].batch_id for u in moved[:10]},
+        )
 
     def reprocess_after_failure(self, batch_id: str, deadline: float) -> Batch | None:
         """The loader's own failure notification, routed back to it by an operator (SNS -> SQS
@@ -336,10 +369,12 @@ class LoaderService:
             )
             if seal_reason(batch, config.thresholds, self._clock()) is not None:
                 counts["sealed"] += 1
-            self._consider(config, batch, deadline)
+            self._isolated(batch, functools.partial(self._consider, config, batch, deadline))
         for status in (BatchStatus.SEALED, BatchStatus.LOADING):
             for batch in self._deps.batches.batches_by_status(status):
-                if lease_expired(batch, self._clock()) and self._recover(batch, configs, deadline):
+                if lease_expired(batch, self._clock()) and self._isolated(
+                    batch, functools.partial(self._recover, batch, configs, deadline)
+                ):
                     counts["recovered"] += 1
         # The template's alarm watches this one (dimension: service only).
         metrics.gauge(
@@ -352,6 +387,22 @@ class LoaderService:
             oldest_open_batch_age_s=round(max(oldest.values(), default=0.0), 1),
         )
         return counts
+
+    def _isolated(self, batch: Batch, step: Callable[[], bool | None]) -> bool:
+        """One batch's trouble is logged and left to the next sweep: it never stops the sweep
+        from reaching the batches after it."""
+        try:
+            return bool(step())
+        except LoaderError as exc:
+            logger.error(
+                "sweep_batch_failed",
+                batch_id=batch.batch_id,
+                prefix=batch.prefix,
+                error=str(exc),
+                retryable=exc.retryable,
+            )
+            metrics.count("SweepBatchFailures")
+            return False
 
     def _recover(self, batch: Batch, configs: dict[str, PrefixConfig], deadline: float) -> bool:
         config = configs.get(batch.prefix)

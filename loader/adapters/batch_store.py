@@ -261,14 +261,19 @@ class BatchStore:
         for _ in range(20):
             batch_id = self._open_batch_id(prefix, now)
             if existing.batch_id == batch_id:
-                # Its batch has not been sealed: COPY will read the new content anyway.
-                return
+                # Its batch has not been sealed: the member and the ledger now record the new
+                # upload, so a redelivery of its notice is a duplicate, not one more re-upload.
+                cancelled = self._transact(self._refresh_items(obj, existing, batch_id, now))
+                if cancelled is None or cancelled.codes[1] == "ConditionalCheckFailed":
+                    return  # done, or someone else recorded this re-upload
+                self._open_batch_id(prefix, now, refresh=True)  # sealed meanwhile: next batch
+                continue
             ledger = {
                 "Update": {
                     "TableName": self._tables.files,
                     "Key": encode({"url": obj.url}),
                     "UpdateExpression": (
-                        "SET #batch_id = :batch, #size = :size, #etag = :etag, "
+                        "SET #batch_id = :batch, #size = :size, #etag = :etag, #version_id = :vid, "
                         "#last_received_at = :now, #revision = #revision + :one, "
                         "#previous_batches = list_append(if_not_exists(#previous_batches, :empty),"
                         " :old)"
@@ -286,12 +291,14 @@ class BatchStore:
                         "revision",
                         "previous_batches",
                         "times_received",
+                        "version_id",
                         *(["sequencer"] if obj.sequencer else []),
                     ),
                     "ExpressionAttributeValues": values(
                         batch=batch_id,
                         size=obj.size,
                         etag=obj.etag or "",
+                        vid=obj.version_id or "",
                         now=now,
                         one=1,
                         empty=[],
@@ -311,6 +318,61 @@ class BatchStore:
         raise RetryableError(
             "could not register re-upload: the open batch kept changing", url=obj.url
         )
+
+    def _refresh_items(
+        self, obj: S3Object, existing: FileRecord, batch_id: str, now: float
+    ) -> list[dict[str, Any]]:
+        """A re-upload of a member of a still-open batch: the header's bytes, the ledger record
+        and the member now describe the new upload (one transaction)."""
+        sequencer = ", #sequencer = :seq" if obj.sequencer else ""
+        ledger = {
+            "Update": {
+                "TableName": self._tables.files,
+                "Key": encode({"url": obj.url}),
+                "UpdateExpression": (
+                    "SET #size = :size, #etag = :etag, #version_id = :vid, "
+                    f"#last_received_at = :now, #revision = #revision + :one{sequencer} "
+                    "ADD #times_received :one"
+                ),
+                # Condition "still the revision we decided on, in this batch".
+                "ConditionExpression": "#revision = :revision AND #batch_id = :batch",
+                "ExpressionAttributeNames": names(
+                    "size",
+                    "etag",
+                    "version_id",
+                    "last_received_at",
+                    "revision",
+                    "times_received",
+                    "batch_id",
+                    *(["sequencer"] if obj.sequencer else []),
+                ),
+                "ExpressionAttributeValues": values(
+                    size=obj.size,
+                    etag=obj.etag or "",
+                    vid=obj.version_id or "",
+                    now=now,
+                    one=1,
+                    revision=existing.revision,
+                    batch=batch_id,
+                    **({"seq": obj.sequencer} if obj.sequencer else {}),
+                ),
+            }
+        }
+        member = BatchMember(url=obj.url, size=obj.size, etag=obj.etag, version_id=obj.version_id)
+        member_update = {
+            "Update": {
+                "TableName": self._tables.batches,
+                "Key": encode({"pk": f"batch#{batch_id}", "sk": member_sk(obj.url)}),
+                "UpdateExpression": "SET #size = :size, #etag = :etag, #version_id = :vid",
+                "ConditionExpression": "attribute_exists(#pk)",
+                "ExpressionAttributeNames": names("size", "etag", "version_id", "pk"),
+                "ExpressionAttributeValues": values(
+                    size=member.size, etag=member.etag or "", vid=member.version_id or ""
+                ),
+            }
+        }
+        header = self._header_add(batch_id, files=0, size=obj.size - existing.size, now=now)
+        return [header, ledger, member_update]
 
     def _header_add(self, batch_id: str, *, files: int, size: int, now: float) -> dict[str, Any]:
         return {
