@@ -236,7 +236,9 @@ class Operations:
     ) -> list[Batch]:
         refused = [s.value for s in statuses if s not in DELETABLE]
         if refused:
-            raise LoaderError(f"only complete or error batches can be deleted, not {refused}")
+            raise LoaderError(
+                f"only complete or error batches can be deleted, not {', '.join(refused)}"
+            )
         until = self.clock() - older_than if older_than is not None else None
         return [
             b
