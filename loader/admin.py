@@ -77,6 +77,8 @@ class PrefixHealth:
     errors: int = 0
     leases: int = 0
     expired_leases: int = 0
+    retrying: int = 0
+    """Leased batches whose last attempt failed with a retryable error (a retry is scheduled)."""
 
     @property
     def problems(self) -> list[str]:
@@ -87,6 +89,8 @@ class PrefixHealth:
             found.append(f"{self.errors} batch(es) in error")
         if self.expired_leases:
             found.append(f"{self.expired_leases} lease(s) expired")
+        if self.retrying:
+            found.append(f"{self.retrying} batch(es) retrying after errors")
         if self.overdue_seconds is not None:
             found.append(f"open batch overdue by {round(self.overdue_seconds)}s")
         return found
@@ -236,7 +240,9 @@ class Operations:
     ) -> list[Batch]:
         refused = [s.value for s in statuses if s not in DELETABLE]
         if refused:
-            raise LoaderError(f"only complete or error batches can be deleted, not {refused}")
+            raise LoaderError(
+                f"only complete or error batches can be deleted, not {', '.join(refused)}"
+            )
         until = self.clock() - older_than if older_than is not None else None
         return [
             b
@@ -311,6 +317,7 @@ class Operations:
         leased = [b for s in sorted(LEASED) for b in store.batches_by_status(s)]
         leases = _count_by_prefix(iter(leased))
         expired = _count_by_prefix(b for b in leased if lease_expired(b, now))
+        retrying = _count_by_prefix(b for b in leased if b.last_error)
         rows = []
         for config in sorted(configs.valid, key=lambda c: c.prefix):
             open_batch = store.open_batch(config.prefix)
@@ -325,6 +332,7 @@ class Operations:
                     errors=errors.pop(config.prefix, 0),
                     leases=leases.pop(config.prefix, 0),
                     expired_leases=expired.pop(config.prefix, 0),
+                    retrying=retrying.pop(config.prefix, 0),
                 )
             )
         for prefix in sorted(set(errors) | set(leases)):
@@ -336,6 +344,7 @@ class Operations:
                         errors=errors.get(prefix, 0),
                         leases=leases.get(prefix, 0),
                         expired_leases=expired.get(prefix, 0),
+                        retrying=retrying.get(prefix, 0),
                     )
                 )
         return Health(rows, dict(configs.invalid))

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from pydantic import ValidationError
 
 
 class LoaderError(Exception):
@@ -97,3 +100,18 @@ def classify_aws_error(exc: BaseException) -> LoaderError:
             return RetryableError(message, code=code)
         return TerminalError(message, code=code)
     return TerminalError(f"unexpected error: {exc!r}")
+
+
+def validation_problems(exc: ValidationError) -> list[str]:
+    """One `field.path: message` per problem of a pydantic error, in the operator's words: no
+    `Value error,` prefix, no input repr, no documentation URL. The one place such errors are
+    worded (the CLI prints these lines; the config store keeps them as an invalid config's
+    reason), so a suggestion added here reaches every message."""
+    lines = []
+    for error in exc.errors(include_url=False, include_input=False):
+        path = ".".join(str(part) for part in error["loc"]) or "(top level)"
+        message = str(error["msg"])
+        for prefix in ("Value error, ", "Assertion failed, "):
+            message = message.removeprefix(prefix)
+        lines.append(f"{path}: {message}")
+    return lines

@@ -82,6 +82,10 @@ class Batch(_Model):
     error: str | None = None
     error_kind: str | None = None  # "retryable" | "terminal"
     attempts: int = 0
+    last_error: str | None = None
+    """The latest retryable failure; set when a retry is scheduled, kept once it loads."""
+    retry_at: float | None = None
+    """When the latest scheduled retry may start (its backoff lease ends)."""
     auto_reprocessed: int = 0
     """How often the batch was reprocessed automatically from its failure notification."""
     timer_armed: bool = False

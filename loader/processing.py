@@ -115,8 +115,12 @@ class Processor:
             return self._fail(config, batch, owner, result)
         delay = retry_delay(batch.attempts)
         try:
-            batch = self._deps.batches.renew_lease(
-                batch.batch_id, owner=owner, now=self._clock(), lease_seconds=delay
+            batch = self._deps.batches.schedule_retry(
+                batch.batch_id,
+                owner=owner,
+                now=self._clock(),
+                delay=delay,
+                error=result.error or "retryable failure",
             )
         except LoaderError as exc:  # the lease is gone or DynamoDB is down: expiry still works
             logger.warning("retry_not_scheduled", batch_id=batch.batch_id, error=str(exc))

@@ -37,7 +37,33 @@ Until = Annotated[str | None, typer.Option(help="Updated at or before: ISO time 
 def summary(batch: Batch) -> dict[str, Any]:
     data = batch.model_dump(mode="json")
     data["lease"] = batch.lease.model_dump() if batch.lease else None
+    data["load_attempts"] = load_attempts(batch)
     return data
+
+
+def load_attempts(batch: Batch) -> int:
+    """Load runs started: the first by whoever sealed the batch, one more per take-over
+    (`attempts` counts the take-overs). A target's own count adds its in-run retries."""
+    return 0 if batch.status is BatchStatus.OPEN else batch.attempts + 1
+
+
+def retrying(batch: Batch) -> bool:
+    """Leased, and its last attempt failed with a retryable error."""
+    return batch.status in (BatchStatus.SEALED, BatchStatus.LOADING) and bool(batch.last_error)
+
+
+def next_retry(batch: Batch, now: float) -> str | None:
+    if not retrying(batch) or batch.retry_at is None:
+        return None
+    left = batch.retry_at - now
+    return f"{when(batch.retry_at)} (in {age(left)})" if left > 0 else "now (retrying)"
+
+
+def error_text(batch: Batch) -> str | None:
+    """The batch's error, else the error it is retrying after."""
+    if batch.error:
+        return batch.error
+    return f"retrying: {batch.last_error}" if retrying(batch) else None
 
 
 @app.command(
@@ -76,12 +102,34 @@ def list_batches(
             b.status.value,
             b.file_count,
             b.total_bytes,
+            load_attempts(b),
             when(b.updated_at),
-            (b.error or "")[:60],
+            next_retry(b, now),
+            _clip(error_text(b), 80),
         )
         for b in found
     ]
-    table(None, ["batch", "prefix", "status", "files", "bytes", "updated", "error"], rows)
+    table(
+        None,
+        [
+            "batch",
+            "prefix",
+            "status",
+            "files",
+            "bytes",
+            "attempts",
+            "updated",
+            "next retry",
+            "error",
+        ],
+        rows,
+    )
+
+
+def _clip(text: str | None, length: int) -> str | None:
+    if text is None or len(text) <= length:
+        return text
+    return text[: length - 1] + "…"
 
 
 @app.command(epilog=examples("loader-admin batch show 20261123T100000Z-1a2b3c4d"))
@@ -124,8 +172,10 @@ def _show_batch(batch: Batch, members: list[BatchMember], now: float) -> None:
             ("manifest", batch.manifest_url),
             ("failed manifest", batch.failed_manifest_url),
             ("lease", _lease(batch, now)),
-            ("attempts", batch.attempts),
+            ("attempts", load_attempts(batch)),
+            ("next retry", next_retry(batch, now)),
             ("error", batch.error),
+            ("last error", batch.last_error if batch.last_error != batch.error else None),
         ]
     )
     if batch.targets:

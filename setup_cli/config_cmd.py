@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.text import Text
 
 from config.models import PrefixConfig, normalise_prefix
 from loader.admin import split
@@ -253,7 +254,7 @@ def explain(
     for prefix, reason in result.invalid.items():
         err.print(f"invalid configuration {prefix}: {reason}", markup=False)
     for name, statements in result.statements.items():
-        out.print(f"\n[bold]target {name}[/bold]")
+        out.print(f"\ntarget {name}", style="bold")
         for statement in statements:
             out.print(f"  {statement};", markup=False)
 
@@ -352,7 +353,7 @@ def _report_import(
         )
         return
     for conversion, action in report:
-        out.print(f"[bold]{conversion.prefix}[/bold]: {action}")
+        out.print(Text.assemble((conversion.prefix, "bold"), f": {action}"))
         if conversion.error:
             err.print(f"  cannot convert: {conversion.error}", markup=False)
         for note in conversion.notes:

@@ -7,6 +7,7 @@ with a moto session, a clock and a `service_factory` that injects a fake destina
 from __future__ import annotations
 
 import logging
+import os
 import socket
 import sys
 import time
@@ -60,6 +61,7 @@ def default_operations(deps: Deps, clock: Callable[[], float]) -> Operations:
 class Cli:
     profile: str | None = None
     region: str | None = None
+    endpoint_url: str | None = None
     tables: TableNames | None = None
     output: Format = Format.TABLE
     session: boto3.Session | None = None
@@ -78,9 +80,14 @@ class Cli:
 
     def aws(self) -> boto3.Session:
         if self.session is None:
-            import boto3
+            from setup_cli.aws_session import session
 
-            self.session = boto3.Session(profile_name=self.profile, region_name=self.region)
+            self.session = session(
+                profile=self.profile,
+                region=self.region,
+                endpoint_url=self.endpoint_url,
+                environ=os.environ,
+            )
         return self.session
 
     def deps(self) -> Deps:

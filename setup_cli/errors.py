@@ -40,4 +40,6 @@ def describe(exc: BaseException) -> str:
 
 
 def report(exc: BaseException) -> None:
-    err.print(f"[red]error:[/red] {describe(exc)}", markup=True, highlight=False)
+    from rich.text import Text
+
+    err.print(Text.assemble(("error:", "red"), " ", describe(exc)))

@@ -11,6 +11,7 @@ from loader.admin import FileInfo
 from setup_cli.backfill import Window, plan_backfill
 from setup_cli.backfill import backfill as backfill_files
 from setup_cli.context import Format, Output, cli
+from setup_cli.errors import EXIT_ERROR
 from setup_cli.output import emit_json, err, examples, fields, ok, parse_time, table, warn, when
 
 app = typer.Typer(
@@ -67,13 +68,16 @@ def _print_info(info: FileInfo) -> None:
 
 @app.command(epilog=examples("loader-admin file show s3://my-bucket/events/a.csv"))
 def show(ctx: typer.Context, url: Url, output: Output = None) -> None:
-    """Is the file registered, in which batch, loaded when, received how many times."""
+    """Is the file registered, in which batch, loaded when, received how many times. Exit 1
+    when the ledger does not know the file (as `aws s3api head-object` fails on a missing key)."""
     state = cli(ctx)
     info = state.ops().file_info(url)
     if state.fmt(output) is Format.JSON:
         emit_json(_info(info))
     else:
         _print_info(info)
+    if info.record is None:
+        raise typer.Exit(EXIT_ERROR)
 
 
 @app.command(epilog=examples("loader-admin file reprocess s3://my-bucket/events/a.csv --flush"))
@@ -138,7 +142,10 @@ def backfill(
             emit_json({**counts, "dry_run": True, "files": [o.url for o in plan.new]})
             return
         table(None, ["would register", "bytes"], [(o.url, o.size) for o in plan.new])
-        warn(f"dry run: {counts}")
+        warn(
+            f"dry run: {counts['new']} file(s) would be registered; {plan.known} already known, "
+            f"{plan.filtered} filtered out, {plan.elsewhere} under another configuration"
+        )
         return
     with Progress(
         TextColumn("registering"),

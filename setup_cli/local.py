@@ -18,7 +18,6 @@ import contextlib
 import logging
 import os
 import signal
-import tempfile
 import threading
 import time
 from pathlib import Path
@@ -28,6 +27,7 @@ import typer
 from rich.console import Console
 from rich.live import Live
 
+from setup_cli.local_env import DEFAULT_DATA_DIR
 from setup_cli.local_samples import (
     FEEDS,
     ID_COLUMNS,
@@ -37,6 +37,7 @@ from setup_cli.local_samples import (
     feed_for,
 )
 from setup_cli.local_stack import LOG_FILE, REGION, LocalStack, Resources, read_state
+from setup_cli.output import examples
 
 if TYPE_CHECKING:
     from loader.deps import Deps
@@ -50,9 +51,6 @@ app = typer.Typer(
     add_completion=False,
 )
 
-DEFAULT_DATA_DIR = Path(
-    os.environ.get("LOADER_LOCAL_DIR") or Path(tempfile.gettempdir()) / "s3-redshift-loader-local"
-)
 DataDir = Annotated[
     Path,
     typer.Option("--data-dir", help="state file, logs and sample files (env LOADER_LOCAL_DIR)"),
@@ -343,6 +341,24 @@ def put(
         key = f"{chosen.folder}/{path.name}"
         s3.upload_file(str(path), resources.bucket, key)
         console.print(f"s3://{resources.bucket}/{key} -> {chosen.table}")
+
+
+# --- env ------------------------------------------------------------------------------------
+
+
+@app.command(
+    epilog=examples(
+        'eval "$(loader-admin local env)"; loader-admin batch list; aws s3 ls',
+        "loader-admin --local batch list   (the same, for one command)",
+    )
+)
+def env(data_dir: DataDir = DEFAULT_DATA_DIR) -> None:
+    """Print the shell exports (endpoint, fake credentials, region, table names) that point
+    `aws` and `loader-admin` at the running local stack."""
+    from setup_cli.local_env import export_lines, running_stack
+
+    for line in export_lines(running_stack(data_dir)):
+        typer.echo(line)
 
 
 if __name__ == "__main__":

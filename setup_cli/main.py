@@ -8,6 +8,8 @@ Exit codes: 0 ok; 1 error (the message says why; no stack trace for expected fai
 from __future__ import annotations
 
 import importlib.util
+import platform
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -25,13 +27,16 @@ from setup_cli import (
 )
 from setup_cli.context import Cli, Format, quiet_loader_logs
 from setup_cli.errors import EXIT_ERROR, expected_errors, report
+from setup_cli.local_env import DEFAULT_DATA_DIR
 from setup_cli.output import examples
 
 HELP = """Operate an s3-redshift-loader: configurations, tables, batches, files, health, bucket
 notifications and reconciliation.
 
-AWS access works as in the AWS CLI: --profile/--region or AWS_PROFILE, AWS_REGION,
-AWS_ACCESS_KEY_ID..., and AWS_ENDPOINT_URL for a local endpoint.
+AWS access works as in the AWS CLI: --profile, --region, --endpoint-url, else AWS_PROFILE,
+AWS_REGION (then AWS_DEFAULT_REGION), AWS_ACCESS_KEY_ID..., AWS_ENDPOINT_URL, then the profile.
+
+Against the running local stack (`make local`): `loader-admin --local batch list`.
 
 Exit codes: 0 ok, 1 error, 2 usage error, 3 needs attention.
 """
@@ -54,8 +59,23 @@ app = typer.Typer(
     no_args_is_help=True,
     rich_markup_mode="markdown",
     pretty_exceptions_show_locals=False,
-    epilog="Example: `loader-admin --region eu-west-1 status`",
+    epilog=examples(
+        "loader-admin --region eu-west-1 status",
+        "loader-admin --local batch list",
+    ),
 )
+
+
+def _version(value: bool) -> None:
+    if value:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            number = version("s3-redshift-loader")
+        except PackageNotFoundError:  # running from a source tree that was never installed
+            number = "unknown"
+        typer.echo(f"loader-admin {number} Python/{platform.python_version()}")
+        raise typer.Exit()
 
 
 @app.callback()
@@ -65,8 +85,26 @@ def root(
         str | None, typer.Option(help="AWS profile (default: AWS_PROFILE).", show_default=False)
     ] = None,
     region: Annotated[
-        str | None, typer.Option(help="AWS region (default: AWS_REGION).", show_default=False)
+        str | None,
+        typer.Option(
+            help="AWS region (default: AWS_REGION, AWS_DEFAULT_REGION, the profile's).",
+            show_default=False,
+        ),
     ] = None,
+    endpoint_url: Annotated[
+        str | None,
+        typer.Option(help="AWS endpoint (default: AWS_ENDPOINT_URL).", show_default=False),
+    ] = None,
+    local: Annotated[
+        bool,
+        typer.Option(
+            "--local", help="Talk to the running local stack (`make local`), found by its state."
+        ),
+    ] = False,
+    local_dir: Annotated[
+        Path,
+        typer.Option(envvar="LOADER_LOCAL_DIR", help="--local: the stack's --data-dir."),
+    ] = DEFAULT_DATA_DIR,
     config_table: Annotated[
         str | None, typer.Option(envvar="LOADER_CONFIG_TABLE", help="Configuration table.")
     ] = None,
@@ -80,10 +118,19 @@ def root(
         Format, typer.Option("--output", "-o", help="Default output of every command.")
     ] = Format.TABLE,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show loader logs.")] = False,
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_version, is_eager=True, help="Show the version."),
+    ] = False,
 ) -> None:
     obj = ctx.ensure_object(Cli)
     obj.profile = profile or obj.profile
     obj.region = region or obj.region
+    obj.endpoint_url = endpoint_url or obj.endpoint_url
+    if local:
+        from setup_cli.local_env import attach
+
+        attach(obj, local_dir)
     if config_table or batches_table or files_table:
         base = obj.table_names()
         obj.tables = type(base)(

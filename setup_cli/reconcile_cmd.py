@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
+from rich.text import Text
 
 from loader.reconcile import ReconcileReport, reconcile
 from setup_cli.context import Format, Output, cli
@@ -135,4 +136,4 @@ def _print(report: ReconcileReport) -> None:
     else:
         ok("nothing missing")
     for entry in report.failed:
-        err.print(f"[red]error:[/red] {entry.prefix}: {entry.error}", highlight=False)
+        err.print(Text.assemble(("error:", "red"), f" {entry.prefix}: {entry.error}"))

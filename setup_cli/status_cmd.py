@@ -27,6 +27,7 @@ def _row(p: PrefixHealth, now: float) -> dict[str, Any]:
         "errors": p.errors,
         "leases": p.leases,
         "expired_leases": p.expired_leases,
+        "retrying": p.retrying,
         "problems": p.problems,
     }
 

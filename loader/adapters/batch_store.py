@@ -48,6 +48,10 @@ if TYPE_CHECKING:
 FILES_PER_TRANSACTION = 49
 
 
+MAX_ERROR_CHARS = 2000
+"""A retry's recorded error is cut here: the header item stays far below DynamoDB's 400 KB."""
+
+
 def new_batch_id(now: float) -> str:
     """Sortable by creation time, unique by its random suffix."""
     return time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(now)) + "-" + secrets.token_hex(4)
@@ -578,6 +582,32 @@ class BatchStore:
                 owner=owner,
                 expires=now + lease_seconds,
                 now=now,
+                sealed=BatchStatus.SEALED.value,
+                loading=BatchStatus.LOADING.value,
+            ),
+            lost=LeaseLost,
+        )
+
+    @retrying()
+    def schedule_retry(
+        self, batch_id: str, *, owner: str, now: float, delay: float, error: str
+    ) -> Batch:
+        """Keep the lease for the backoff `delay` (the sweep takes the batch over when it ends)
+        and record why and when, so operators see a batch that keeps retrying."""
+        return self._update_header(
+            batch_id,
+            "SET #lease_expires_at = :expires, #updated_at = :now, "
+            "#last_error = :error, #retry_at = :expires",
+            # Same condition as renew_lease: only the holder, only while leased.
+            "#lease_owner = :owner AND #status IN (:sealed, :loading)",
+            names(
+                "lease_expires_at", "updated_at", "last_error", "retry_at", "lease_owner", "status"
+            ),
+            values(
+                owner=owner,
+                expires=now + delay,
+                now=now,
+                error=error[:MAX_ERROR_CHARS],
                 sealed=BatchStatus.SEALED.value,
                 loading=BatchStatus.LOADING.value,
             ),

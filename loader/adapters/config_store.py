@@ -11,7 +11,7 @@ from pydantic import ValidationError
 
 from config.models import PrefixConfig, normalise_prefix
 from loader.adapters.codec import decode, encode
-from loader.errors import classify_aws_error
+from loader.errors import classify_aws_error, validation_problems
 from loader.retry import retrying
 
 if TYPE_CHECKING:
@@ -54,7 +54,9 @@ class ConfigStore:
                     raw = decode(item)
                     try:
                         result.valid.append(_parse(raw))
-                    except (ValidationError, ValueError) as exc:
+                    except ValidationError as exc:
+                        result.invalid[str(raw.get("prefix"))] = "; ".join(validation_problems(exc))
+                    except ValueError as exc:
                         result.invalid[str(raw.get("prefix"))] = str(exc)
                 if "LastEvaluatedKey" not in page:
                     return result

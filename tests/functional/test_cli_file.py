@@ -45,12 +45,24 @@ def test_file_show_tells_batch_status_and_receipts(env: Env, run, loader) -> Non
     deliver(env, records, loader)  # a redelivery
 
     shown = as_json(run("file", "show", f"s3://{BUCKET}/events/a.csv", "-o", "json"))
-    unknown = as_json(run("file", "show", f"{BUCKET}/events/never.csv", "-o", "json"))
+    never = run("file", "show", f"{BUCKET}/events/never.csv", "-o", "json")
 
     assert shown["registered"] and shown["batch_status"] == "complete"
-    assert shown["times_received"] == 2 and shown["loaded_at"] == env.clock()
-    assert unknown == {**unknown, "registered": False, "batch_id": None, "times_received": 0}
+    assert shown["times_received"] == 2 and shown["loaded_at"] == iso(env.clock())
     assert run("file", "show", f"s3://{BUCKET}/events/a.csv").exit_code == 0
+    # An unknown file fails, as `aws s3api head-object` does, still describing it in JSON
+    unknown = json.loads(never.stdout)
+    assert never.exit_code == 1
+    assert unknown == {**unknown, "registered": False, "batch_id": None, "times_received": 0}
+    shown_as_table = run("file", "show", f"{BUCKET}/events/never.csv")
+    assert shown_as_table.exit_code == 1 and "is not registered" in shown_as_table.output
+
+
+def iso(epoch: float) -> str:
+    """How the JSON output writes a time (ISO 8601, UTC), as the AWS CLI does."""
+    from datetime import UTC, datetime
+
+    return datetime.fromtimestamp(epoch, UTC).isoformat()
 
 
 # --- reprocess --------------------------------------------------------------------------------

@@ -76,7 +76,8 @@ def test_a_failed_batch_needs_attention(env: Env, run) -> None:
 def test_an_expired_lease_needs_attention(env: Env, run) -> None:
     env.put_config(make_config(thresholds={"max_files": 1}))
     deliver(env, "events/a.csv", loader=RecordingLoader(env.session, "retryable"))
-    assert status(run)[0] == 0  # leased and live: fine
+    code, report = status(run)  # leased and live, but waiting to retry after an error
+    assert code == 3 and report["prefixes"][0]["expired_leases"] == 0
 
     env.clock.advance(env.settings.lease_seconds + 1)
     code, report = status(run)
