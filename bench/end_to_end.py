@@ -109,7 +109,7 @@ def run(*, files: int, rows: int, max_files: int, timeout: float) -> dict[str, A
     from redshift_standin.testing import embedded_postgres, standin
     from setup_cli import local_samples, local_stack
 
-    orders, _, clicks = local_samples.FEEDS
+    orders, _, clicks = local_samples.FEEDS[:3]
     with ExitStack() as stack:
         endpoint = stack.enter_context(common.moto_server()).endpoint
         postgres = stack.enter_context(embedded_postgres())

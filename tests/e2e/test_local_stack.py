@@ -115,7 +115,7 @@ def test_the_demo_loads_its_sample_files_and_exits_zero(tmp_path: Path) -> None:
     # Then it reports the row counts it loaded, exits 0 and leaves nothing running
     fail_if_no_loader(data_dir / LOG_FILE)
     assert code == 0, demo.output
-    assert re.search(r"public\.orders: 95 rows \(95 distinct ids, expected 95\) ok", demo.output)
+    assert re.search(r"public\.orders: 130 rows \(130 distinct ids, expected 130\) ok", demo.output)
     assert re.search(r"public\.clicks: 105 rows \(105 distinct ids, expected 105\) ok", demo.output)
     assert "Demo complete" in demo.output
     assert still_running(tree) == []

@@ -49,10 +49,11 @@ def test_a_serverless_batch_passes_the_check_on_sys_load_detail(stack: Stack, ki
         " ORDER BY 1",
         ("s3://landing-bucket/in/%",),
     )
-    assert [name for name, _ in recorded][-2:] == [
+    # (the stack is shared: other tests' files are in the table too)
+    assert {
         "s3://landing-bucket/in/a.csv",
         "s3://landing-bucket/in/b.csv",
-    ]
+    } <= {name for name, _ in recorded}
 
 
 @pytest.mark.parametrize("kind", KINDS)

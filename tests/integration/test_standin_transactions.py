@@ -252,7 +252,6 @@ def test_missing_table_is_postgres_own_error(redshift_conn: Any, put_s3_object: 
     ("options", "sqlstate", "text"),
     [
         ("CSV SHAPEFILE", "42601", "SHAPEFILE"),
-        ("FORMAT AS PARQUET", "0A000", "not emulated"),
         ("CSV LZOP", "0A000", "LZOP"),
         ("CSV ENCRYPTED", "0A000", "ENCRYPTED"),
         ("CSV ESCAPE", "42601", "ESCAPE"),
