@@ -114,12 +114,21 @@ class Stack:
         if len(node) != 1:
             return node
         ((fn, arg),) = node.items()
-        if fn == "Fn::Join" and all(isinstance(a, str) for a in as_list(arg[1])):
-            return arg[0].join(arg[1])
-        if fn == "Fn::Split" and isinstance(arg[1], str):
-            return arg[1].split(arg[0])
-        if fn == "Fn::Select" and isinstance(arg[1], list):
-            return arg[1][int(arg[0])]
+        # function -> (can it be computed?, its value)
+        plain = {
+            "Fn::Join": (
+                lambda: all(isinstance(a, str) for a in as_list(arg[1])),
+                lambda: arg[0].join(arg[1]),
+            ),
+            "Fn::Split": (lambda: isinstance(arg[1], str), lambda: arg[1].split(arg[0])),
+            "Fn::Select": (lambda: isinstance(arg[1], list), lambda: arg[1][int(arg[0])]),
+            "Fn::FindInMap": (
+                lambda: all(isinstance(a, str) for a in arg),
+                lambda: self.template["Mappings"][arg[0]][arg[1]][arg[2]],
+            ),
+        }
+        if fn in plain and plain[fn][0]():
+            return plain[fn][1]()
         if fn == "Fn::Sub":
             text, variables = (arg, {}) if isinstance(arg, str) else arg
             known = {**{k: v for k, v in self.params.items() if isinstance(v, str)}, **variables}
