@@ -345,11 +345,11 @@ def test_queue_sns_events_and_logs_access_names_the_stack_resources(sam: dict[st
 def test_source_reads_are_scoped_to_the_buckets_or_the_given_prefixes(sam: dict[str, Any]) -> None:
     whole = Stack(sam).statements()["ReadSourceObjects"]
     assert whole["Action"] == "s3:GetObject"
-    assert whole["Resource"] == ["arn:aws:s3:::raw-a/*", "arn:aws:s3:::raw-b/*"]
+    assert whole["Resource"] == ["arn:*:s3:::raw-a/*", "arn:*:s3:::raw-b/*"]
     scoped = Stack(sam, SourcePrefixes="raw-a/orders,raw-b/events/eu").statements()
     assert scoped["ReadSourceObjects"]["Resource"] == [
-        "arn:aws:s3:::raw-a/orders/*",
-        "arn:aws:s3:::raw-b/events/eu/*",
+        "arn:*:s3:::raw-a/orders/*",
+        "arn:*:s3:::raw-b/events/eu/*",
     ]
 
 
@@ -387,7 +387,7 @@ def test_sqs_intake_lets_only_s3_of_the_configured_buckets_send(sam: dict[str, A
     assert statement["Action"] == "sqs:SendMessage"
     assert statement["Resource"] == {"Fn::GetAtt": ["NotificationQueue", "Arn"]}
     assert statement["Condition"] == {
-        "ArnLike": {"aws:SourceArn": ["arn:aws:s3:::raw-a", "arn:aws:s3:::raw-b"]},
+        "ArnLike": {"aws:SourceArn": ["arn:*:s3:::raw-a", "arn:*:s3:::raw-b"]},
         "StringEquals": {"aws:SourceAccount": "123456789012"},
     }
     queue = resources["NotificationQueue"]["Properties"]
@@ -510,7 +510,7 @@ def test_reconcile_runs_every_15_minutes_with_the_reconcile_input(sam: dict[str,
 def test_reconcile_may_list_the_source_buckets_and_nothing_else(sam: dict[str, Any]) -> None:
     statement = Stack(sam).statements()["ListSourceBuckets"]
     assert statement["Action"] == "s3:ListBucket"
-    assert statement["Resource"] == ["arn:aws:s3:::raw-a", "arn:aws:s3:::raw-b"]
+    assert statement["Resource"] == ["arn:*:s3:::raw-a", "arn:*:s3:::raw-b"]
     assert "Condition" not in statement
     # no other statement lists anything, and prefixes narrow reads, not the listing's buckets
     listing = [
@@ -520,7 +520,7 @@ def test_reconcile_may_list_the_source_buckets_and_nothing_else(sam: dict[str, A
     ]
     assert [s["Sid"] for s in listing] == ["ListSourceBuckets"]
     scoped = Stack(sam, SourcePrefixes="raw-a/orders").statements()["ListSourceBuckets"]
-    assert scoped["Resource"] == ["arn:aws:s3:::raw-a", "arn:aws:s3:::raw-b"]
+    assert scoped["Resource"] == ["arn:*:s3:::raw-a", "arn:*:s3:::raw-b"]
 
 
 @pytest.mark.parametrize(
@@ -615,3 +615,68 @@ def test_every_policy_statement_is_explained_by_a_comment() -> None:
         while above >= 0 and scaffolding.match(lines[above]):
             above -= 1
         assert lines[above].strip().startswith("#"), f"line {number + 1}: {line.strip()}"
+
+
+# --------------------------------------------------------------------------------------------------
+# Parameters as a first-time deployer meets them
+# --------------------------------------------------------------------------------------------------
+def test_required_parameters_come_first_and_the_groups_follow_the_template_order() -> None:
+    # `sam deploy --guided` prompts in the order of Parameters (it ignores ParameterGroups).
+    parameters = source()["Parameters"]
+    names = list(parameters)
+    required = [n for n in names if "Default" not in parameters[n]]
+    assert names[: len(required)] == required == ["SourceBuckets", "ManifestBucket"]
+    groups = source()["Metadata"]["AWS::CloudFormation::Interface"]["ParameterGroups"]
+    assert [n for g in groups for n in g["Parameters"]] == names
+
+
+@pytest.mark.parametrize("value", ["", "raw-a,", "Raw_A", "ab"])
+def test_source_buckets_refuses_empty_and_malformed_names(value: str) -> None:
+    pattern = source()["Parameters"]["SourceBuckets"]["AllowedPattern"]
+    # CloudFormation matches a CommaDelimitedList's pattern against each of its values.
+    assert not all(re.fullmatch(pattern, v) for v in value.split(","))
+    assert all(re.fullmatch(pattern, v) for v in "raw-a,raw.b-2".split(","))
+
+
+def test_after_load_grants_exist_only_when_asked_and_only_on_source_objects(
+    sam: dict[str, Any],
+) -> None:
+    default = Stack(sam).statements()
+    assert "AfterLoadOnSourceObjects" not in default and "WriteArchivedObjects" not in default
+    tag = Stack(sam, AfterLoadActions="tag").statements()["AfterLoadOnSourceObjects"]
+    assert tag["Action"] == ["s3:GetObjectTagging", "s3:PutObjectTagging"]
+    assert tag["Resource"] == ["arn:*:s3:::raw-a/*", "arn:*:s3:::raw-b/*"]
+    archive = Stack(sam, ArchivePrefixes="raw-a/done,cold/archive", SourcePrefixes="raw-a/in")
+    statements = archive.statements()
+    assert statements["AfterLoadOnSourceObjects"]["Action"] == ["s3:DeleteObject"]
+    assert statements["AfterLoadOnSourceObjects"]["Resource"] == ["arn:*:s3:::raw-a/in/*"]
+    assert statements["WriteArchivedObjects"]["Resource"] == [
+        "arn:*:s3:::raw-a/done/*",
+        "arn:*:s3:::cold/archive/*",
+    ]
+
+
+def test_worker_and_operator_policies_are_the_stacks_managed_policies(sam: dict[str, Any]) -> None:
+    resources = Stack(sam).resources()
+    operator = Stack(sam).statements("OperatorPolicy")
+    assert set(operator) == {
+        "TablesCommands",
+        "TablesListing",
+        "ConfigCommands",
+        "ImportOriginalCommand",
+        "BatchCommands",
+        "BucketCommands",
+    }
+    assert sam["Outputs"]["LoaderAccessPolicyArn"]["Value"] == {"Ref": "LoaderAccessPolicy"}
+    assert sam["Outputs"]["OperatorPolicyArn"]["Value"] == {"Ref": "OperatorPolicy"}
+    assert resources["OperatorPolicy"]["Type"] == "AWS::IAM::ManagedPolicy"
+
+
+def test_no_arn_hard_codes_the_aws_partition(sam: dict[str, Any]) -> None:
+    # Given the stack in the China partition, every ARN it builds is of that partition (or
+    # matches any partition, where Fn::Join's literal delimiter cannot hold ${AWS::Partition}).
+    stack = Stack(sam, **{"AWS::Partition": "aws-cn"})
+    rendered = json.dumps(stack.resources())
+    assert "arn:aws:" not in rendered
+    assert "arn:aws-cn:s3:::manifests-bucket/manifests/*" in rendered
+    assert "arn:*:s3:::raw-a/*" in rendered

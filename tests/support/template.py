@@ -63,7 +63,7 @@ _SUB_VARIABLE = re.compile(r"\$\{([^}!]+)\}")
 class Stack:
     def __init__(self, template: dict[str, Any], **overrides: str) -> None:
         self.template = template
-        self.params: dict[str, Any] = dict(PSEUDO)
+        self.params: dict[str, Any] = {k: overrides.get(k, v) for k, v in PSEUDO.items()}
         for name, spec in template["Parameters"].items():
             raw = str(overrides.get(name, {**REQUIRED}.get(name, spec.get("Default", ""))))
             is_list = spec["Type"] == "CommaDelimitedList" or spec["Type"].startswith("List<")
