@@ -514,9 +514,7 @@ def test_reconcile_may_list_the_source_buckets_and_nothing_else(sam: dict[str, A
     assert "Condition" not in statement
     # no other statement lists anything, and prefixes narrow reads, not the listing's buckets
     listing = [
-        s
-        for s in all_statements(sam["Resources"])
-        if "s3:ListBucket" in as_list(s["Action"])
+        s for s in all_statements(sam["Resources"]) if "s3:ListBucket" in as_list(s["Action"])
     ]
     assert [s["Sid"] for s in listing] == ["ListSourceBuckets"]
     scoped = Stack(sam, SourcePrefixes="raw-a/orders").statements()["ListSourceBuckets"]
@@ -635,7 +633,7 @@ def test_source_buckets_refuses_empty_and_malformed_names(value: str) -> None:
     pattern = source()["Parameters"]["SourceBuckets"]["AllowedPattern"]
     # CloudFormation matches a CommaDelimitedList's pattern against each of its values.
     assert not all(re.fullmatch(pattern, v) for v in value.split(","))
-    assert all(re.fullmatch(pattern, v) for v in "raw-a,raw.b-2".split(","))
+    assert all(re.fullmatch(pattern, v) for v in ["raw-a", "raw.b-2"])
 
 
 def test_after_load_grants_exist_only_when_asked_and_only_on_source_objects(
