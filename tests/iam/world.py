@@ -145,8 +145,11 @@ class World:
         return Settings.from_env({k: str(v) for k, v in env.items()})
 
     # --- roles ----------------------------------------------------------------------------
-    def role(self, *, without: str | None = None) -> Role:
-        """A role holding the template's LoaderRole statements (minus the action `without`)."""
+    def role(
+        self, policies: tuple[str, ...] = ("LoaderRole",), *, without: str | None = None
+    ) -> Role:
+        """A role holding the statements of the template's `policies` (LoaderRole: the function;
+        LoaderAccessPolicy: the worker; plus OperatorPolicy: loader-admin), minus `without`."""
         self._roles += 1
         name = f"loader-role-{self._roles}"
         iam = self.admin.client("iam")
@@ -164,7 +167,8 @@ class World:
             "Role"
         ]["Arn"]
         statements = []
-        for statement in self.stack.concrete_statements("LoaderRole"):
+        every = [s for p in policies for s in self.stack.concrete_statements(p)]
+        for statement in every:
             actions = [a for a in statement["Action"] if a != without]
             if actions:
                 statements.append({**statement, "Action": actions})
