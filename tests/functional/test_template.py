@@ -678,3 +678,25 @@ def test_no_arn_hard_codes_the_aws_partition(sam: dict[str, Any]) -> None:
     assert "arn:aws:" not in rendered
     assert "arn:aws-cn:s3:::manifests-bucket/manifests/*" in rendered
     assert "arn:*:s3:::raw-a/*" in rendered
+
+
+@pytest.mark.parametrize(
+    ("policy", "page"),
+    [("LoaderAccessPolicy", "docs/worker.md"), ("OperatorPolicy", "docs/operations.md")],
+)
+def test_every_statement_of_a_principals_policy_is_documented(
+    sam: dict[str, Any], policy: str, page: str
+) -> None:
+    everything = {name: value for name, (_, value) in OPTIONAL_GRANTS.items()}
+    statements = Stack(
+        sam, **everything, AfterLoadActions="tag", ArchivePrefixes="raw-a/done"
+    ).statements(policy)
+    text = (ROOT / page).read_text()
+    assert [sid for sid in statements if f"`{sid}`" not in text] == []
+
+
+def test_the_deploy_guide_lists_the_parameters_in_the_template_order() -> None:
+    text = (ROOT / "docs" / "deploy.md").read_text()
+    documented = re.findall(r"^\| `(\w+)` \|", text, re.MULTILINE)
+    names = list(source()["Parameters"])
+    assert [n for n in documented if n in names] == names
