@@ -127,8 +127,10 @@ class Recorder:
         # (principal, action, resource) -> "service.Operation in <test>" (first seen)
         self.calls: dict[tuple[str, str, str], str] = {}
 
-    def record(self, service: str, operation: str, params: dict[str, Any], region: str) -> None:
-        who = principal(sys._getframe(1))
+    def record(
+        self, service: str, operation: str, params: dict[str, Any], region: str, frame: Any = None
+    ) -> None:
+        who = principal(frame or sys._getframe(1))
         test = os.environ.get("PYTEST_CURRENT_TEST", "").split(" ")[0]
         for action, resource in needed(service, operation, params, region or "us-east-1", ACCOUNT):
             self.calls.setdefault((who, action, resource), f"{service}.{operation} in {test}")
@@ -191,10 +193,17 @@ def install(recorder: Recorder = RECORDER) -> None:
     validate = FakeRedshiftData._validate
 
     def validated(self: Any, operation: str, kwargs: dict[str, Any]) -> Any:
-        recorder.record("redshift-data", operation, dict(kwargs), "us-east-1")
+        # The caller of the fake (and of tests/iam's guard around it) makes the call.
+        caller = sys._getframe(1)
+        while caller is not None and (_where(caller) or "").startswith(_FAKE_DATA_API):
+            caller = caller.f_back
+        recorder.record("redshift-data", operation, dict(kwargs), "us-east-1", caller)
         return validate(self, operation, kwargs)
 
     FakeRedshiftData._validate = validated  # type: ignore[method-assign]
+
+
+_FAKE_DATA_API = ("redshift_standin/data_api.py", "tests/iam/world.py:call")
 
 
 # --- the plugin ----------------------------------------------------------------------------------

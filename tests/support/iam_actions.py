@@ -236,12 +236,23 @@ def _redshift_serverless(operation: str, params: dict[str, Any], arns: _Arns) ->
 
 def _redshift_data(operation: str, params: dict[str, Any], arns: _Arns) -> list[Grant]:
     action = f"redshift-data:{operation}"
-    if operation in ("ExecuteStatement", "BatchExecuteStatement"):
-        if params.get("WorkgroupName"):
-            name = params["WorkgroupName"]
-            return [(action, arns.of("redshift-serverless", f"workgroup/{name}"))]
-        return [(action, arns.of("redshift", f"cluster:{params.get('ClusterIdentifier', '*')}"))]
-    return [(action, "*")]  # statement-level calls have no resource type
+    if operation not in ("ExecuteStatement", "BatchExecuteStatement"):
+        return [(action, "*")]  # statement-level calls have no resource type
+    if params.get("WorkgroupName"):
+        name = params["WorkgroupName"]
+        return [(action, arns.of("redshift-serverless", f"workgroup/{name}"))]
+    cluster = params.get("ClusterIdentifier", "*")
+    grants = [(action, arns.of("redshift", f"cluster:{cluster}"))]
+    # The Data API gets the caller's database login with the caller's own permissions:
+    # temporary credentials for DbUser, or the secret.
+    if params.get("DbUser"):
+        login = {"ClusterIdentifier": cluster, "DbUser": params["DbUser"]}
+        if params.get("Database"):
+            login["DbName"] = params["Database"]
+        grants += _redshift("GetClusterCredentials", login, arns)
+    if params.get("SecretArn"):
+        grants.append(("secretsmanager:GetSecretValue", params["SecretArn"]))
+    return grants
 
 
 def _sts(operation: str, params: dict[str, Any], arns: _Arns) -> list[Grant]:
