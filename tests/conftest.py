@@ -15,6 +15,13 @@ from support.aws import Env, provision
 moto_patches.apply()  # moto's transactions copy whole tables; ours touch only their items
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    # Every AWS call the suite makes, checked against the stack's IAM policies at the end.
+    from support import aws_calls
+
+    aws_calls.register(config)
+
+
 @pytest.fixture(autouse=True)
 def _fake_aws_env(monkeypatch: pytest.MonkeyPatch) -> None:
     for name, value in {

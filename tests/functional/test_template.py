@@ -10,21 +10,14 @@ from __future__ import annotations
 import copy
 import json
 import re
-from functools import cache
-from pathlib import Path
 from typing import Any
 
 import cfnlint.api
 import pytest
-from samtranslator.translator.transform import transform
-from samtranslator.yaml_helper import yaml_parse
 
 from loader.tables import TABLE_DEFINITIONS
+from support.template import ROOT, TEMPLATE, Stack, all_statements, as_list, source, transformed
 
-ROOT = Path(__file__).resolve().parents[2]
-TEMPLATE = ROOT / "template.yaml"
-REQUIRED = {"SourceBuckets": "raw-a,raw-b", "ManifestBucket": "manifests-bucket"}
-PSEUDO = {"AWS::Partition": "aws", "AWS::Region": "us-east-1", "AWS::AccountId": "123456789012"}
 TABLES = {"config": "ConfigTable", "batches": "BatchesTable", "files": "FilesTable"}
 
 # The only statements allowed Resource "*", and why nothing narrower exists.
@@ -34,6 +27,8 @@ STAR_RESOURCE_ALLOWED = {
     "DataApiOwnStatements",
     # ec2:DescribeNetworkInterfaces / DescribeSubnets support no resource-level permissions.
     "DescribeNetwork",
+    # loader-admin's `tables create`: dynamodb:ListTables supports no resource-level permission.
+    "TablesListing",
 }
 
 # Optional ARN-list parameter -> the statement it (alone) enables.
@@ -73,138 +68,9 @@ OPTIONAL_SIDS = {sid for sid, _ in OPTIONAL_GRANTS.values()} | {
 # --------------------------------------------------------------------------------------------------
 # Loading and transforming
 # --------------------------------------------------------------------------------------------------
-@cache
-def _source() -> dict[str, Any]:
-    return yaml_parse(TEMPLATE.read_text())
-
-
-class _NoManagedPolicies:
-    """samtranslator's policy loader; the template attaches no managed policy by name."""
-
-    def load(self) -> dict[str, str]:
-        return {}
-
-
-@cache
-def _transformed() -> dict[str, Any]:
-    template = copy.deepcopy(_source())
-    # The translator wants an S3 URI; `sam build`/`sam package` replace CodeUri the same way.
-    template["Resources"]["LoaderFunction"]["Properties"]["CodeUri"] = "s3://artifacts/loader.zip"
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-        return transform(template, {}, _NoManagedPolicies())
-
-
 @pytest.fixture
 def sam() -> dict[str, Any]:
-    return copy.deepcopy(_transformed())
-
-
-# --------------------------------------------------------------------------------------------------
-# A minimal evaluator: parameters -> conditions -> the concrete template (Fn::If, NoValue, Ref to
-# parameters, and Sub/Join/Split/Select over known values). References to resources are kept.
-# --------------------------------------------------------------------------------------------------
-_NO_VALUE = object()
-_SUB_VARIABLE = re.compile(r"\$\{([^}!]+)\}")
-
-
-class Stack:
-    def __init__(self, template: dict[str, Any], **overrides: str) -> None:
-        self.template = template
-        self.params: dict[str, Any] = dict(PSEUDO)
-        for name, spec in template["Parameters"].items():
-            raw = str(overrides.get(name, {**REQUIRED}.get(name, spec.get("Default", ""))))
-            is_list = spec["Type"] == "CommaDelimitedList" or spec["Type"].startswith("List<")
-            self.params[name] = raw.split(",") if is_list else raw
-        self._conditions: dict[str, bool] = {}
-
-    def condition(self, name: str) -> bool:
-        if name not in self._conditions:
-            self._conditions[name] = bool(self._value(self.template["Conditions"][name]))
-        return self._conditions[name]
-
-    def _value(self, node: Any) -> Any:
-        if not isinstance(node, dict):
-            return node
-        ((fn, arg),) = node.items()
-        handlers = {
-            "Ref": lambda: self.params[arg],
-            "Condition": lambda: self.condition(arg),
-            "Fn::Equals": lambda: str(self._value(arg[0])) == str(self._value(arg[1])),
-            "Fn::Not": lambda: not self._value(arg[0]),
-            "Fn::And": lambda: all(self._value(a) for a in arg),
-            "Fn::Or": lambda: any(self._value(a) for a in arg),
-            "Fn::Join": lambda: arg[0].join(
-                self._value(arg[1]) if isinstance(arg[1], dict) else map(self._value, arg[1])
-            ),
-            "Fn::Split": lambda: self._value(arg[1]).split(arg[0]),
-            "Fn::Select": lambda: self._value(arg[1])[int(arg[0])],
-        }
-        return handlers[fn]()
-
-    def resolve(self, node: Any) -> Any:
-        if isinstance(node, list):
-            return [item for item in map(self.resolve, node) if item is not _NO_VALUE]
-        if not isinstance(node, dict):
-            return node
-        if set(node) == {"Fn::If"}:
-            name, when_true, when_false = node["Fn::If"]
-            return self.resolve(when_true if self.condition(name) else when_false)
-        if node == {"Ref": "AWS::NoValue"}:
-            return _NO_VALUE
-        if set(node) == {"Ref"} and node["Ref"] in self.params:
-            return self.params[node["Ref"]]
-        resolved = {k: self.resolve(v) for k, v in node.items()}
-        return self._fold({k: v for k, v in resolved.items() if v is not _NO_VALUE})
-
-    def _fold(self, node: dict[str, Any]) -> Any:
-        """Compute Sub/Join/Split/Select when their inputs are already plain values."""
-        if len(node) != 1:
-            return node
-        ((fn, arg),) = node.items()
-        if fn == "Fn::Join" and all(isinstance(a, str) for a in _as_list(arg[1])):
-            return arg[0].join(arg[1])
-        if fn == "Fn::Split" and isinstance(arg[1], str):
-            return arg[1].split(arg[0])
-        if fn == "Fn::Select" and isinstance(arg[1], list):
-            return arg[1][int(arg[0])]
-        if fn == "Fn::Sub":
-            text, variables = (arg, {}) if isinstance(arg, str) else arg
-            known = {**{k: v for k, v in self.params.items() if isinstance(v, str)}, **variables}
-            text = _SUB_VARIABLE.sub(
-                lambda m: known[m[1]] if isinstance(known.get(m[1]), str) else m[0], text
-            )
-            return text if not _SUB_VARIABLE.search(text) else {"Fn::Sub": text}
-        return node
-
-    def resources(self) -> dict[str, dict[str, Any]]:
-        return {
-            logical_id: self.resolve(resource)
-            for logical_id, resource in self.template["Resources"].items()
-            if "Condition" not in resource or self.condition(resource["Condition"])
-        }
-
-    def statements(self, logical_id: str = "LoaderRole") -> dict[str, dict[str, Any]]:
-        role = self.resources()[logical_id]["Properties"]
-        return {s["Sid"]: s for p in role["Policies"] for s in p["PolicyDocument"]["Statement"]}
-
-
-def _all_statements(node: Any) -> list[dict[str, Any]]:
-    """Every policy statement anywhere in the template, in every Fn::If branch."""
-    found: list[dict[str, Any]] = []
-    if isinstance(node, dict):
-        if "Effect" in node and ("Action" in node or "NotAction" in node):
-            found.append(node)
-        for value in node.values():
-            found += _all_statements(value)
-    elif isinstance(node, list):
-        for value in node:
-            found += _all_statements(value)
-    return found
-
-
-def _as_list(value: Any) -> list[Any]:
-    return value if isinstance(value, list) else [value]
+    return copy.deepcopy(transformed())
 
 
 # --------------------------------------------------------------------------------------------------
@@ -247,7 +113,7 @@ def test_template_transforms_offline_into_an_arm64_python312_function(sam: dict[
 
 
 def test_function_is_built_by_the_makefile_target_in_build_mk() -> None:
-    function = _source()["Resources"]["LoaderFunction"]
+    function = source()["Resources"]["LoaderFunction"]
     assert function["Metadata"] == {"BuildMethod": "makefile"}
     assert function["Properties"]["CodeUri"] == "."
     build_mk = (ROOT / "build.mk").read_text()
@@ -361,17 +227,17 @@ def test_table_is_on_demand_recoverable_encrypted_and_retained(
 # Least privilege
 # --------------------------------------------------------------------------------------------------
 def test_no_policy_statement_has_a_wildcard_action(sam: dict[str, Any]) -> None:
-    statements = _all_statements(sam)
+    statements = all_statements(sam)
     assert len(statements) > 20  # sanity: the walk really found the policies
     for statement in statements:
         assert "NotAction" not in statement and "NotResource" not in statement, statement
-        for action in _as_list(statement["Action"]):
+        for action in as_list(statement["Action"]):
             assert "*" not in action, f"{statement.get('Sid')}: {action}"
             assert action != "iam:PassRole", statement.get("Sid")
 
 
 def test_resource_star_only_where_aws_offers_nothing_narrower(sam: dict[str, Any]) -> None:
-    star = {s.get("Sid") for s in _all_statements(sam) if "*" in _as_list(s.get("Resource"))}
+    star = {s.get("Sid") for s in all_statements(sam) if "*" in as_list(s.get("Resource"))}
     assert star == STAR_RESOURCE_ALLOWED
     # and the Data API one is confined to statements this role submitted
     everything = {**OPTIONAL_GRANTS}
@@ -387,9 +253,13 @@ def test_resource_star_only_where_aws_offers_nothing_narrower(sam: dict[str, Any
     }
 
 
-def test_role_attaches_no_managed_policies(sam: dict[str, Any]) -> None:
+def test_role_attaches_only_the_stacks_own_access_policy(sam: dict[str, Any]) -> None:
+    # No AWS managed policy: the one attached is the stack's LoaderAccessPolicy, which the
+    # worker and loader-admin attach too (one source for the three principals).
     role = sam["Resources"]["LoaderRole"]["Properties"]
-    assert "ManagedPolicyArns" not in role
+    assert role["ManagedPolicyArns"] == [{"Ref": "LoaderAccessPolicy"}]
+    assert sam["Resources"]["LoaderAccessPolicy"]["Type"] == "AWS::IAM::ManagedPolicy"
+    assert "ManagedPolicyName" not in sam["Resources"]["LoaderAccessPolicy"]["Properties"]
     assert role["AssumeRolePolicyDocument"]["Statement"] == [
         {
             "Effect": "Allow",
@@ -403,7 +273,7 @@ def test_only_required_parameters_grant_no_optional_permission(sam: dict[str, An
     statements = Stack(sam).statements()
     assert not OPTIONAL_SIDS & set(statements)
     for sid, statement in statements.items():
-        assert "" not in _as_list(statement["Resource"]), sid
+        assert "" not in as_list(statement["Resource"]), sid
 
 
 @pytest.mark.parametrize(("parameter", "grant"), sorted(OPTIONAL_GRANTS.items()))
@@ -475,11 +345,11 @@ def test_queue_sns_events_and_logs_access_names_the_stack_resources(sam: dict[st
 def test_source_reads_are_scoped_to_the_buckets_or_the_given_prefixes(sam: dict[str, Any]) -> None:
     whole = Stack(sam).statements()["ReadSourceObjects"]
     assert whole["Action"] == "s3:GetObject"
-    assert whole["Resource"] == ["arn:aws:s3:::raw-a/*", "arn:aws:s3:::raw-b/*"]
+    assert whole["Resource"] == ["arn:*:s3:::raw-a/*", "arn:*:s3:::raw-b/*"]
     scoped = Stack(sam, SourcePrefixes="raw-a/orders,raw-b/events/eu").statements()
     assert scoped["ReadSourceObjects"]["Resource"] == [
-        "arn:aws:s3:::raw-a/orders/*",
-        "arn:aws:s3:::raw-b/events/eu/*",
+        "arn:*:s3:::raw-a/orders/*",
+        "arn:*:s3:::raw-b/events/eu/*",
     ]
 
 
@@ -503,7 +373,7 @@ def test_vpc_access_exists_only_with_subnets_and_is_account_region_scoped(
     }
     statements = stack.statements()
     for sid in ("CreateFunctionEnis", "ManageFunctionEnis"):
-        for arn in _as_list(statements[sid]["Resource"]):
+        for arn in as_list(statements[sid]["Resource"]):
             assert arn.startswith("arn:aws:ec2:us-east-1:123456789012:"), arn
 
 
@@ -517,7 +387,7 @@ def test_sqs_intake_lets_only_s3_of_the_configured_buckets_send(sam: dict[str, A
     assert statement["Action"] == "sqs:SendMessage"
     assert statement["Resource"] == {"Fn::GetAtt": ["NotificationQueue", "Arn"]}
     assert statement["Condition"] == {
-        "ArnLike": {"aws:SourceArn": ["arn:aws:s3:::raw-a", "arn:aws:s3:::raw-b"]},
+        "ArnLike": {"aws:SourceArn": ["arn:*:s3:::raw-a", "arn:*:s3:::raw-b"]},
         "StringEquals": {"aws:SourceAccount": "123456789012"},
     }
     queue = resources["NotificationQueue"]["Properties"]
@@ -640,17 +510,15 @@ def test_reconcile_runs_every_15_minutes_with_the_reconcile_input(sam: dict[str,
 def test_reconcile_may_list_the_source_buckets_and_nothing_else(sam: dict[str, Any]) -> None:
     statement = Stack(sam).statements()["ListSourceBuckets"]
     assert statement["Action"] == "s3:ListBucket"
-    assert statement["Resource"] == ["arn:aws:s3:::raw-a", "arn:aws:s3:::raw-b"]
+    assert statement["Resource"] == ["arn:*:s3:::raw-a", "arn:*:s3:::raw-b"]
     assert "Condition" not in statement
     # no other statement lists anything, and prefixes narrow reads, not the listing's buckets
     listing = [
-        s
-        for s in _all_statements(sam["Resources"]["LoaderRole"])
-        if "s3:ListBucket" in _as_list(s["Action"])
+        s for s in all_statements(sam["Resources"]) if "s3:ListBucket" in as_list(s["Action"])
     ]
     assert [s["Sid"] for s in listing] == ["ListSourceBuckets"]
     scoped = Stack(sam, SourcePrefixes="raw-a/orders").statements()["ListSourceBuckets"]
-    assert scoped["Resource"] == ["arn:aws:s3:::raw-a", "arn:aws:s3:::raw-b"]
+    assert scoped["Resource"] == ["arn:*:s3:::raw-a", "arn:*:s3:::raw-b"]
 
 
 @pytest.mark.parametrize(
@@ -745,3 +613,90 @@ def test_every_policy_statement_is_explained_by_a_comment() -> None:
         while above >= 0 and scaffolding.match(lines[above]):
             above -= 1
         assert lines[above].strip().startswith("#"), f"line {number + 1}: {line.strip()}"
+
+
+# --------------------------------------------------------------------------------------------------
+# Parameters as a first-time deployer meets them
+# --------------------------------------------------------------------------------------------------
+def test_required_parameters_come_first_and_the_groups_follow_the_template_order() -> None:
+    # `sam deploy --guided` prompts in the order of Parameters (it ignores ParameterGroups).
+    parameters = source()["Parameters"]
+    names = list(parameters)
+    required = [n for n in names if "Default" not in parameters[n]]
+    assert names[: len(required)] == required == ["SourceBuckets", "ManifestBucket"]
+    groups = source()["Metadata"]["AWS::CloudFormation::Interface"]["ParameterGroups"]
+    assert [n for g in groups for n in g["Parameters"]] == names
+
+
+@pytest.mark.parametrize("value", ["", "raw-a,", "Raw_A", "ab"])
+def test_source_buckets_refuses_empty_and_malformed_names(value: str) -> None:
+    pattern = source()["Parameters"]["SourceBuckets"]["AllowedPattern"]
+    # CloudFormation matches a CommaDelimitedList's pattern against each of its values.
+    assert not all(re.fullmatch(pattern, v) for v in value.split(","))
+    assert all(re.fullmatch(pattern, v) for v in ["raw-a", "raw.b-2"])
+
+
+def test_after_load_grants_exist_only_when_asked_and_only_on_source_objects(
+    sam: dict[str, Any],
+) -> None:
+    default = Stack(sam).statements()
+    assert "AfterLoadOnSourceObjects" not in default and "WriteArchivedObjects" not in default
+    tag = Stack(sam, AfterLoadActions="tag").statements()["AfterLoadOnSourceObjects"]
+    assert tag["Action"] == ["s3:GetObjectTagging", "s3:PutObjectTagging"]
+    assert tag["Resource"] == ["arn:*:s3:::raw-a/*", "arn:*:s3:::raw-b/*"]
+    archive = Stack(sam, ArchivePrefixes="raw-a/done,cold/archive", SourcePrefixes="raw-a/in")
+    statements = archive.statements()
+    assert statements["AfterLoadOnSourceObjects"]["Action"] == ["s3:DeleteObject"]
+    assert statements["AfterLoadOnSourceObjects"]["Resource"] == ["arn:*:s3:::raw-a/in/*"]
+    assert statements["WriteArchivedObjects"]["Resource"] == [
+        "arn:*:s3:::raw-a/done/*",
+        "arn:*:s3:::cold/archive/*",
+    ]
+
+
+def test_worker_and_operator_policies_are_the_stacks_managed_policies(sam: dict[str, Any]) -> None:
+    resources = Stack(sam).resources()
+    operator = Stack(sam).statements("OperatorPolicy")
+    assert set(operator) == {
+        "TablesCommands",
+        "TablesListing",
+        "ConfigCommands",
+        "ImportOriginalCommand",
+        "BatchCommands",
+        "BucketCommands",
+    }
+    assert sam["Outputs"]["LoaderAccessPolicyArn"]["Value"] == {"Ref": "LoaderAccessPolicy"}
+    assert sam["Outputs"]["OperatorPolicyArn"]["Value"] == {"Ref": "OperatorPolicy"}
+    assert resources["OperatorPolicy"]["Type"] == "AWS::IAM::ManagedPolicy"
+
+
+def test_no_arn_hard_codes_the_aws_partition(sam: dict[str, Any]) -> None:
+    # Given the stack in the China partition, every ARN it builds is of that partition (or
+    # matches any partition, where Fn::Join's literal delimiter cannot hold ${AWS::Partition}).
+    stack = Stack(sam, **{"AWS::Partition": "aws-cn"})
+    rendered = json.dumps(stack.resources())
+    assert "arn:aws:" not in rendered
+    assert "arn:aws-cn:s3:::manifests-bucket/manifests/*" in rendered
+    assert "arn:*:s3:::raw-a/*" in rendered
+
+
+@pytest.mark.parametrize(
+    ("policy", "page"),
+    [("LoaderAccessPolicy", "docs/worker.md"), ("OperatorPolicy", "docs/operations.md")],
+)
+def test_every_statement_of_a_principals_policy_is_documented(
+    sam: dict[str, Any], policy: str, page: str
+) -> None:
+    everything = {name: value for name, (_, value) in OPTIONAL_GRANTS.items()}
+    statements = Stack(
+        sam, **everything, AfterLoadActions="tag", ArchivePrefixes="raw-a/done"
+    ).statements(policy)
+    text = (ROOT / page).read_text()
+    assert [sid for sid in statements if f"`{sid}`" not in text] == []
+
+
+def test_the_deploy_guide_lists_the_parameters_in_the_template_order() -> None:
+    text = (ROOT / "docs" / "deploy.md").read_text()
+    documented = re.findall(r"^\| `(\w+)` \|", text, re.MULTILINE)
+    names = list(source()["Parameters"])
+    assert [n for n in documented if n in names] == names
