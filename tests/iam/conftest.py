@@ -13,8 +13,6 @@ import boto3
 import pytest
 from e2e.conftest import postgres  # noqa: F401 - the session's embedded PostgreSQL
 from e2e.stack import admin
-from moto import mock_aws
-
 from iam.world import (
     ARCHIVE_PREFIX,
     MANIFEST_BUCKET,
@@ -24,6 +22,8 @@ from iam.world import (
     arn,
     iam_enforced,
 )
+from moto import mock_aws
+
 from loader.tables import TableNames, create_tables
 from redshift_standin.data_api import FakeRedshiftData
 from redshift_standin.postgres import EmbeddedPostgres

@@ -9,7 +9,6 @@ checks every call of the whole suite against the role in addition.
 from __future__ import annotations
 
 import pytest
-
 from iam.conftest import Account
 from iam.flows import FLOWS
 
