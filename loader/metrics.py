@@ -16,6 +16,13 @@ if TYPE_CHECKING:
 NAMESPACE_DEFAULT = "S3RedshiftLoader"
 
 
+def _disabled() -> bool:
+    """POWERTOOLS_METRICS_DISABLED: Powertools honours it when flushing, but still collects, and
+    prints on its own once a metric holds 100 values; a process that never flushes (loader-admin)
+    would find EMF lines in its stdout."""
+    return os.environ.get("POWERTOOLS_METRICS_DISABLED", "").lower() == "true"
+
+
 @cache
 def _metrics() -> Metrics:
     from aws_lambda_powertools import Metrics
@@ -28,12 +35,16 @@ def _metrics() -> Metrics:
 
 def count(name: str, value: float = 1) -> None:
     """A per-invocation counter (dimension: service), flushed at the end of the invocation."""
+    if _disabled():
+        return
     from aws_lambda_powertools.metrics import MetricUnit
 
     _metrics().add_metric(name=name, unit=MetricUnit.Count, value=value)
 
 
 def milliseconds(name: str, value: float) -> None:
+    if _disabled():
+        return
     from aws_lambda_powertools.metrics import MetricUnit
 
     _metrics().add_metric(name=name, unit=MetricUnit.Milliseconds, value=value)
@@ -43,7 +54,7 @@ def gauge(name: str, value: float, *, unit: str = "Count", prefix: str | None = 
     """One value now, optionally per prefix (its own EMF line: dimensions differ per metric)."""
     from aws_lambda_powertools.metrics import MetricUnit, single_metric
 
-    if os.environ.get("POWERTOOLS_METRICS_DISABLED", "").lower() == "true":
+    if _disabled():
         return  # Powertools honours it for Metrics, not for single_metric
     metrics = _metrics()
     with single_metric(

@@ -130,8 +130,11 @@ class _Stderr:
 
 def quiet_loader_logs(verbose: bool) -> None:
     """The loader logs JSON lines for CloudWatch; on a terminal they go to stderr, errors only
-    unless --verbose, so `--output json` stays parseable."""
+    unless --verbose, so `--output json` stays parseable. Its metrics are off: an operator's
+    command is not the loader's workload, and EMF lines would land in stdout."""
     from loader.log import logger
+
+    os.environ["POWERTOOLS_METRICS_DISABLED"] = "true"
 
     handler = logger.registered_handler
     if isinstance(handler, logging.StreamHandler):

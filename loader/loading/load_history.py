@@ -39,7 +39,9 @@ GUARD_MARK = "s3rl-load-check"
 _VIEWS = {
     # name column, lines column, rejected-rows column, query column
     False: ("stl_load_commits", "filename", "lines_scanned", "errors", "query"),
-    True: ("sys_load_detail", "file_name", "lines_scanned", "NULL", "query_id"),
+    # No rejected-row count there: a typed NULL, since sum() of a bare NULL is ambiguous
+    # ("function sum(unknown) is not unique") and the Data API guard sums it.
+    True: ("sys_load_detail", "file_name", "lines_scanned", "CAST(NULL AS BIGINT)", "query_id"),
 }
 _NUMBERS = ("query", "files", "lines", "data_lines", "nonempty_files", "errors", "rows")
 _GUARD_TEXT = re.compile(

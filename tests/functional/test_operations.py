@@ -231,3 +231,22 @@ def test_a_direct_invocation_fails_when_its_batch_failed_unless_suppressed(
         with pytest.raises(runtime.BatchLoadFailed):
             runtime.handle(event, None)
     assert len(env.batches(BatchStatus.ERROR)) == 1
+
+
+def test_with_metrics_disabled_nothing_is_collected_or_printed(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """loader-admin disables metrics and never flushes: Powertools would still collect them and
+    print a metric by itself once it holds 100 values, into the command's JSON output."""
+    from loader import metrics
+
+    metrics.flush()
+    capsys.readouterr()
+    monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "true")
+    for _ in range(250):
+        metrics.count("FilesRegistered")
+        metrics.milliseconds("LoadDuration", 5)
+    assert capsys.readouterr().out == ""
+    monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "false")
+    metrics.flush()
+    assert capsys.readouterr().out == ""  # nothing was held back either

@@ -140,19 +140,6 @@ def target(kind: str, account: Account, table: str) -> dict[str, Any]:
     }
 
 
-def serverless_history(account: Account) -> None:
-    """The stand-in keeps provisioned clusters' stl_load_commits; Serverless reads
-    sys_load_detail, given here as a view over it."""
-    import psycopg2
-
-    psycopg2.connect(account.proxy.dsn(dbname="postgres")).close()  # the stand-in's tables
-    admin(
-        account.postgres_dsn,
-        "CREATE OR REPLACE VIEW public.sys_load_detail AS SELECT query AS query_id, "
-        "filename AS file_name, lines_scanned FROM public.stl_load_commits",
-    )
-
-
 def clients_for(kind: str, account: Account) -> dict[str, Any]:
     if kind == "data-api":
         return {"redshift_data": account.data_api}
@@ -202,8 +189,6 @@ def load(kind: str) -> Flow:
     def flow(account: Account, role: Role) -> None:
         run = Run(account, role, **clients_for(kind, account))
         table = run.table()
-        if kind == "serverless-credentials":
-            serverless_history(account)
         run.config(target(kind, account, table))
         account.drain("success"), account.drain("events")
         run.handle(s3_event(*run.two_files()))

@@ -80,6 +80,16 @@ _MOTO_CALL_ACTIONS = {
     "sqs:SendMessageBatch": {"sqs:SendMessage"},
     "sqs:DeleteMessageBatch": {"sqs:DeleteMessage"},
     "sqs:ChangeMessageVisibilityBatch": {"sqs:ChangeMessageVisibility"},
+    # moto >= 5.2.6 asks S3 for the operation's name rather than its IAM action (HeadObject is
+    # authorised by s3:GetObject, ListObjectsV2 by s3:ListBucket, ...; the IAM Service
+    # Authorization Reference, "Actions defined by Amazon S3"). CopyObject: moto checks the
+    # destination only, which s3:PutObject authorises; the source read is Role.check's.
+    "s3:HeadObject": {"s3:GetObject"},
+    "s3:CopyObject": {"s3:PutObject"},
+    "s3:ListObjectsV2": {"s3:ListBucket"},
+    "s3:ListObjects": {"s3:ListBucket"},
+    "s3:GetBucketNotificationConfiguration": {"s3:GetBucketNotification"},
+    "s3:PutBucketNotificationConfiguration": {"s3:PutBucketNotification"},
 }
 
 
