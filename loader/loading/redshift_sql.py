@@ -21,6 +21,7 @@ def redshift_script(
     secrets: CopySecrets,
     *,
     verify_sql: str | None,
+    guards: bool = False,
 ) -> Script:
     """COPY ... MANIFEST with the prefix's options, inside the target's transaction script."""
     options, auth = job.config.copy_options, target.copy_authorization
@@ -36,6 +37,7 @@ def redshift_script(
             timeout_ms=job.timeout_ms,
             copy_into=copy_into,
             verify_sql=verify_sql,
+            guards=guards,
         )
     except ValueError as exc:
         raise bad_statement(target.name, exc) from None
