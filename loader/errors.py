@@ -24,6 +24,11 @@ class RetryableError(LoaderError):
     retryable = True
 
 
+class SourcesChanged(RetryableError):
+    """A file of the batch changed in S3 during the load (rolled back): not worth retrying
+    as it is; the batch's files are compared with S3 again first (loader/sources.py)."""
+
+
 class TerminalError(LoaderError):
     """Bad configuration, bad data, permissions: retrying will not help."""
 

@@ -11,14 +11,20 @@ from pydantic import BaseModel, ConfigDict, Field
 from loader import metrics
 from loader.adapters.s3_store import split_url
 from loader.decisions import retry_delay
-from loader.errors import LeaseLost, LoaderError, RetryableError, TerminalError
+from loader.errors import LeaseLost, LoaderError, RetryableError, SourcesChanged, TerminalError
 from loader.log import logger
 from loader.manifest import ManifestBuilder, failed_manifest_key, manifest_key
 from loader.models import Batch, BatchStatus, TargetState
+from loader.source_check import Reconciled, SourceCheck, settle_chunk, settle_sources
+from loader.sources import chunks
 
 if TYPE_CHECKING:
     from config.models import AfterLoad, PrefixConfig
     from loader.deps import Deps
+
+
+MAX_SETTLES = 3
+"""Loads in a row a batch may lose to files changing under it before it waits for a retry."""
 
 
 class LoadErrorRow(BaseModel):
@@ -61,6 +67,8 @@ class LoadContext:
     deadline: float
     heartbeat: Callable[[], None]
     record: Callable[[str, TargetState], None]
+    sources: SourceCheck | None = None
+    """The members' registered versions, for targets that check them while loading."""
 
 
 class BatchLoader(Protocol):
@@ -91,10 +99,23 @@ class Processor:
     def run(self, config: PrefixConfig, batch: Batch, owner: str, deadline: float) -> Batch:
         log = logger
         try:
+            settled = False  # the manifest is written from members checked against S3
             if batch.status is BatchStatus.SEALED:
                 batch = self._write_manifest(config, batch, owner)
-            if batch.status is BatchStatus.LOADING:
-                batch = self._load(config, batch, owner, deadline)
+                settled = True
+            for _ in range(MAX_SETTLES):
+                if batch.status is not BatchStatus.LOADING:
+                    break
+                try:
+                    batch = self._load(config, batch, owner, deadline, settled=settled)
+                    break
+                except SourcesChanged as exc:  # rolled back: compare again, load again
+                    logger.warning(
+                        "sources_changed_during_load", batch_id=batch.batch_id, error=str(exc)
+                    )
+                    settled = False
+            else:
+                raise RetryableError("the batch's files kept changing during its loads")
         except LeaseLost as exc:
             # Someone took the batch over (our lease expired): they finish it, we stop.
             log.warning("lease_lost", batch_id=batch.batch_id, error=str(exc))
@@ -138,8 +159,25 @@ class Processor:
     def _write_manifest(self, config: PrefixConfig, batch: Batch, owner: str) -> Batch:
         started = self._clock()
         builder = ManifestBuilder()
-        for member in self._deps.batches.members(batch.batch_id):
-            builder.add(member)  # streamed: members are never all held as objects
+        done = Reconciled()
+        for chunk in chunks(self._deps.batches.members(batch.batch_id)):
+            # Streamed in runs: members are never all held as objects. Each run is compared
+            # with S3 first: files overwritten since registration (loader/sources.py).
+            for member in settle_chunk(
+                self._deps,
+                batch.batch_id,
+                chunk,
+                config.reupload,
+                owner=owner,
+                now=self._clock(),
+                done=done,
+            ):
+                builder.add(member)
+        if done.changed:
+            self._count_settled(done)
+            fresh = self._deps.batches.get_batch(batch.batch_id)
+            assert fresh is not None
+            batch = fresh
         if builder.count != batch.file_count:
             # Base-table reads are strongly consistent, so this means a bug or a hand edit.
             raise RetryableError(
@@ -170,11 +208,57 @@ class Processor:
         )
         return batch
 
-    def _load(self, config: PrefixConfig, batch: Batch, owner: str, deadline: float) -> Batch:
+    @staticmethod
+    def _count_settled(done: Reconciled) -> None:
+        if done.superseded:
+            metrics.count("FilesSuperseded", done.superseded)
+        if done.adopted:
+            metrics.count("VersionsAdopted", done.adopted)
+
+    def _settle(self, config: PrefixConfig, batch: Batch, owner: str) -> Batch:
+        """Before a later attempt (retry, takeover, reprocess): members overwritten in S3 since
+        the manifest was written are superseded or adopted; the manifest is written again."""
+        done = settle_sources(
+            self._deps, batch.batch_id, config.reupload, owner=owner, now=self._clock()
+        )
+        if not done.changed:
+            return batch
+        self._count_settled(done)
+        fresh = self._deps.batches.get_batch(batch.batch_id)
+        assert fresh is not None and batch.manifest_url is not None
+        if fresh.file_count:
+            builder = ManifestBuilder()
+            for member in self._deps.batches.members(batch.batch_id):
+                builder.add(member)
+            bucket, key = split_url(batch.manifest_url)
+            self._deps.s3.put_manifest(bucket, key, builder.finish())
+        return fresh
+
+    def _load(
+        self,
+        config: PrefixConfig,
+        batch: Batch,
+        owner: str,
+        deadline: float,
+        *,
+        settled: bool = False,
+    ) -> Batch:
         if self._loader is None:
             logger.info("no_loader_configured", batch_id=batch.batch_id)
             return batch
         assert batch.manifest_url is not None
+        if not settled:
+            batch = self._settle(config, batch, owner)
+        if batch.file_count == 0:  # every file was re-uploaded since: each loads on its own
+            logger.warning("batch_emptied_by_reuploads", batch_id=batch.batch_id)
+            return self._deps.batches.transition(
+                batch.batch_id,
+                owner=owner,
+                current=BatchStatus.LOADING,
+                wanted=BatchStatus.COMPLETE,
+                now=self._clock(),
+                completed_at=self._clock(),
+            )
         started = self._clock()
         batches = self._deps.batches
         lease = self._deps.settings.lease_seconds
@@ -187,7 +271,14 @@ class Processor:
                 batch.batch_id, owner=owner, target=target, state=state, now=self._clock()
             )
 
-        context = LoadContext(owner=owner, deadline=deadline, heartbeat=heartbeat, record=record)
+        context = LoadContext(
+            owner=owner,
+            deadline=deadline,
+            heartbeat=heartbeat,
+            record=record,
+            sources=SourceCheck(self._deps, batch.batch_id),
+        )
+        assert batch.manifest_url is not None  # kept by every update of a loading batch
         result = self._loader.load(config, batch, batch.manifest_url, context)
         duration_ms = round((self._clock() - started) * 1000)
         if result.ok:

@@ -38,6 +38,7 @@ from loader.models import (
     TargetState,
 )
 from loader.retry import retrying
+from loader.sources import Current
 from loader.tables import PREFIX_INDEX, STATUS_INDEX, TableNames
 from loader.transitions import LEASED, check
 
@@ -866,8 +867,11 @@ class BatchStore:
             lost=LeaseLost,
         )
 
-    def omit_members(self, batch_id: str, urls: Sequence[str], *, now: float) -> Batch:
-        """Take files out of a failed batch before it is reprocessed (`batch reprocess --omit`).
+    def omit_members(
+        self, batch_id: str, urls: Sequence[str], *, now: float, owner: str | None = None
+    ) -> Batch:
+        """Take files out of a failed batch before it is reprocessed (`batch reprocess --omit`),
+        or, with `owner`, out of the loading batch that owner leases (superseded files).
 
         Each chunk is one transaction, so the header's counts always equal its members. A file
         the ledger still assigns to this batch is marked `omitted_from` it (not loaded).
@@ -880,7 +884,8 @@ class BatchStore:
         for start in range(0, len(wanted), FILES_PER_TRANSACTION):
             chunk = [members[u] for u in wanted[start : start + FILES_PER_TRANSACTION]]
             ledger = self.known_files([m.url for m in chunk])
-            cancelled = self._transact_retrying(self._omit_items(batch_id, chunk, ledger, now))
+            items = self._omit_items(batch_id, chunk, ledger, now, owner)
+            cancelled = self._transact_retrying(items)
             if cancelled is not None:
                 current = _batch_from_item(cancelled.items[0]) if cancelled.items[0] else None
                 raise BatchConflict(
@@ -899,6 +904,7 @@ class BatchStore:
         chunk: Sequence[BatchMember],
         ledger: dict[str, FileRecord],
         now: float,
+        owner: str | None = None,
     ) -> list[dict[str, Any]]:
         header = {
             "Update": {
@@ -907,21 +913,16 @@ class BatchStore:
                 "UpdateExpression": (
                     "ADD #file_count :minus_files, #total_bytes :minus_bytes SET #updated_at = :now"
                 ),
-                # error --omit--> error with fewer members --reprocess--> sealed. Condition
-                # "still failed": no lease holder and no load reads the membership meanwhile.
-                "ConditionExpression": "#status = :error",
-                "ExpressionAttributeNames": names(
-                    "file_count", "total_bytes", "updated_at", "status"
-                ),
-                "ExpressionAttributeValues": values(
-                    minus_files=-len(chunk),
-                    minus_bytes=-sum(m.size for m in chunk),
-                    now=now,
-                    error=BatchStatus.ERROR.value,
-                ),
+                **_status_condition(owner),
                 "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
             }
         }
+        header["Update"]["ExpressionAttributeNames"] |= names(
+            "file_count", "total_bytes", "updated_at"
+        )
+        header["Update"]["ExpressionAttributeValues"] |= values(
+            minus_files=-len(chunk), minus_bytes=-sum(m.size for m in chunk), now=now
+        )
         items: list[dict[str, Any]] = [header]
         for member in chunk:
             items.append(
@@ -938,6 +939,72 @@ class BatchStore:
             if member.url in ledger and ledger[member.url].batch_id == batch_id:
                 items.append(self._ledger_omit(member.url, batch_id, now))
         return items
+
+    def adopt_versions(
+        self,
+        batch_id: str,
+        adopted: Sequence[tuple[BatchMember, Current]],
+        *,
+        owner: str,
+        now: float,
+    ) -> Batch:
+        """`reupload: ignore` and a member overwritten since registration: the member and its
+        ledger record take the object's current ETag and size, so it loads once, as it is now.
+        Only the lease holder, while loading; the ledger only where it still names this batch."""
+        for start in range(0, len(adopted), FILES_PER_TRANSACTION):
+            chunk = adopted[start : start + FILES_PER_TRANSACTION]
+            header = {
+                "Update": {
+                    "TableName": self._tables.batches,
+                    "Key": _header_key(batch_id),
+                    "UpdateExpression": "ADD #total_bytes :delta SET #updated_at = :now",
+                    **_status_condition(owner),
+                    "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+                }
+            }
+            header["Update"]["ExpressionAttributeNames"] |= names("total_bytes", "updated_at")
+            header["Update"]["ExpressionAttributeValues"] |= values(
+                delta=sum(now_.size - m.size for m, now_ in chunk), now=now
+            )
+            items: list[dict[str, Any]] = [header]
+            for member, current in chunk:
+                items.append(self._member_adopt(batch_id, member, current))
+                items.append(self._ledger_adopt(member.url, batch_id, current))
+            cancelled = self._transact_retrying(items)
+            if cancelled is not None and cancelled.codes[0] != "None":
+                raise LeaseLost(f"batch {batch_id}: adopting current versions", batch_id=batch_id)
+            if cancelled is not None:  # a ledger record moved meanwhile: adopt the members only
+                self._transact_retrying(items[:1] + items[1::2])
+        batch = self.get_batch(batch_id)
+        assert batch is not None
+        return batch
+
+    def _member_adopt(self, batch_id: str, member: BatchMember, current: Current) -> dict[str, Any]:
+        return {
+            "Update": {
+                "TableName": self._tables.batches,
+                "Key": encode({"pk": f"batch#{batch_id}", "sk": member_sk(member.url)}),
+                "UpdateExpression": "SET #etag = :etag, #size = :size",
+                "ConditionExpression": "attribute_exists(#pk)",
+                "ExpressionAttributeNames": names("etag", "size", "pk"),
+                "ExpressionAttributeValues": values(etag=current.etag, size=current.size),
+            }
+        }
+
+    def _ledger_adopt(self, url: str, batch_id: str, current: Current) -> dict[str, Any]:
+        return {
+            "Update": {
+                "TableName": self._tables.files,
+                "Key": encode({"url": url}),
+                "UpdateExpression": "SET #etag = :etag, #size = :size, #adopted = :yes",
+                # Condition "the ledger still assigns the file to this batch".
+                "ConditionExpression": "#batch_id = :batch",
+                "ExpressionAttributeNames": names("etag", "size", "adopted", "batch_id"),
+                "ExpressionAttributeValues": values(
+                    etag=current.etag, size=current.size, yes=True, batch=batch_id
+                ),
+            }
+        }
 
     def _ledger_omit(self, url: str, batch_id: str, now: float) -> dict[str, Any]:
         return {
@@ -1050,6 +1117,25 @@ class BatchStore:
             else:
                 raise RetryableError("ledger reads kept coming back unprocessed")
         return found
+
+
+def _status_condition(owner: str | None) -> dict[str, Any]:
+    """Membership changes outside registration: a failed batch (operator, `owner` None:
+    error --omit--> error with fewer members --reprocess--> sealed, no load reads it meanwhile),
+    or the batch `owner` leases (sealed|loading --supersede/adopt--> same, before its COPY)."""
+    if owner is None:
+        return {
+            "ConditionExpression": "#status = :error",
+            "ExpressionAttributeNames": names("status"),
+            "ExpressionAttributeValues": values(error=BatchStatus.ERROR.value),
+        }
+    return {
+        "ConditionExpression": "#status IN (:sealed, :loading) AND #lease_owner = :owner",
+        "ExpressionAttributeNames": names("status", "lease_owner"),
+        "ExpressionAttributeValues": values(
+            sealed=BatchStatus.SEALED.value, loading=BatchStatus.LOADING.value, owner=owner
+        ),
+    }
 
 
 def _latest_per_url(objects: Sequence[S3Object]) -> list[S3Object]:

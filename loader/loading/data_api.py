@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from loader import metrics
 from loader.errors import (
     LeaseLost,
     LoaderError,
@@ -124,7 +125,7 @@ class DataApiAdapter:
             rows = run.result(f"{statement_id}:{script.position(StepKind.COUNT)}")
         except (ClientError, BotoCoreError) as exc:
             raise _aws_error(exc) from None
-        return Loaded(rows=_long(rows[0][0]) if rows else 0)
+        return Loaded(rows=_long(rows[0][0]) if rows else 0, warning=_changed_during(job))
 
     def _script(
         self,
@@ -306,3 +307,25 @@ def _value(field: dict[str, Any]) -> Any:
 
 def _long(value: Any) -> int:
     return int(value) if value is not None else 0
+
+
+def _changed_during(job: TargetJob) -> str | None:
+    """The Data API commits without a pause after the COPY: a file overwritten during the load
+    may have loaded in its new version. Nothing can be undone; it is said (docs/loading.md)."""
+    if job.sources is None:
+        return None
+    changed = job.sources.changed()
+    if not changed:
+        return None
+    metrics.count("SourcesChangedDuringLoad", len(changed))
+    logger.error(
+        "sources_changed_during_load",
+        batch_id=job.batch.batch_id,
+        target=job.target.name,
+        files=len(changed),
+        sample=changed[:10],
+    )
+    return (
+        f"{len(changed)} file(s) changed in S3 while the Data API loaded them (e.g. "
+        f"{changed[0]}): the rows may be their newer version; check before reloading"
+    )

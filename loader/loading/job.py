@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from config.targets import Target
     from loader.models import Batch
     from loader.processing import LoadErrorRow
+    from loader.source_check import SourceCheck
 
 
 @dataclass(frozen=True)
@@ -37,6 +38,9 @@ class TargetJob:
     manifest_entries: Callable[[], tuple[str, ...]] | None = None
     """The manifest's file URLs, read on first call (the load check's expectation); None: the
     Redshift-protocol adapters do not check the load (PostgreSQL reads the manifest itself)."""
+    sources: SourceCheck | None = None
+    """The members' registered ETags, and the check that S3 still holds them (None: not
+    checked, e.g. a loader driven without a batch store)."""
 
     def transaction_deadline(self) -> float:
         """When (time.monotonic) the load transaction must be over, counted from now."""
@@ -61,6 +65,8 @@ class Loaded:
     rows: int
     already_loaded: bool = False
     """True when the target's ledger showed an earlier attempt had committed the batch."""
+    warning: str | None = None
+    """Loaded, but with something an operator must know (kept on the target's state)."""
 
 
 class TargetAdapter(Protocol):

@@ -31,8 +31,10 @@ class TargetOutcome:
         return self.state.status == "failed"
 
 
-def loaded(name: str, rows: int, *, attempts: int, now: float) -> TargetOutcome:
-    state = TargetState(status="loaded", rows=rows, attempts=attempts, loaded_at=now)
+def loaded(
+    name: str, rows: int, *, attempts: int, now: float, warning: str | None = None
+) -> TargetOutcome:
+    state = TargetState(status="loaded", rows=rows, attempts=attempts, loaded_at=now, error=warning)
     return TargetOutcome(name, state)
 
 

@@ -94,6 +94,7 @@ def run_script(
     timeout_ms: int,
     copy: CopyRunner | None = None,
     verify: Verifier | None = None,
+    before_claim: Callable[[], None] | None = None,
 ) -> Committed:
     """Execute every step in one transaction and commit; stop early if the ledger has the batch.
 
@@ -102,12 +103,16 @@ def run_script(
     Errors propagate unchanged (the caller classifies them and rolls back), as do those of
     `verify`, called with the rows of the VERIFY step (the load check) and the rows copied.
     A fence not claimed (a newer lease holder has it) rolls back and raises LeaseLost.
+    `before_claim` runs after the batch's rows and before the claim (the source check: its
+    error propagates, and the caller's rollback undoes the rows).
     """
     rows = 0
     _run_setup(conn, script)
     with conn.cursor() as cur:
         for step in script.steps:
             started = time.monotonic()
+            if step.kind is StepKind.FENCE and before_claim is not None:
+                before_claim()
             timeout_ms = _tighten(cur, step, deadline - started, timeout_ms, target)
             if step.kind is StepKind.COPY and copy is not None:
                 rows = copy(cur, step)

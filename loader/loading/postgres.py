@@ -9,6 +9,7 @@ The load check (load_check.py) compares the files streamed with the manifest, an
 from __future__ import annotations
 
 import importlib.util
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from loader.errors import LoaderError, TerminalError
@@ -78,9 +79,12 @@ class _Feeder:
         columns: list[str],
         expected: Expected | None,
         target: str,
+        etags: Mapping[str, str | None] | None = None,
     ):
         self.s3, self.urls, self.plan, self.columns = s3, urls, plan, columns
         self.expected, self.target = expected, target
+        self.etags = etags or {}
+        """Registered ETags: each object is read with If-Match, so never another version."""
         self.current: str | None = None
         self.origins: list[int] | None = None
         self.failure: LoaderError | None = None
@@ -115,7 +119,8 @@ class _Feeder:
         self.streamed.append(FileRecord(url, lines))
 
     def _reader(self, url: str, counter: pg_input.LineCounter) -> pg_input.ChunkReader:
-        stream = pg_input.decompressed(self.s3.open(url), self.plan.compression, url)
+        body = self.s3.open(url, etag=self.etags.get(url))
+        stream = pg_input.decompressed(body, self.plan.compression, url)
         if self.plan.json_ignorecase is None:
             self.origins = None
             chunks = counter.count(pg_input.text_input(stream, self.plan.skip_lines))
@@ -153,7 +158,8 @@ class PostgresAdapter:
             expected = None
             if target.verify_load:
                 expected = expected_streams(urls, job.config.copy_options, plan)
-            feeder = _Feeder(self._s3, urls, plan, columns, expected, target.name)
+            etags = job.sources.etags if job.sources is not None else None
+            feeder = _Feeder(self._s3, urls, plan, columns, expected, target.name, etags)
             script = self._script(job, target, plan, columns)
             committed = pg_session.run_script(
                 conn,

@@ -8,9 +8,10 @@ terminal failure read the COPY's rejected rows (`pg_last_copy_id()`).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from loader.errors import LoaderError
+from loader.errors import LoaderError, RetryableError
 from loader.loading import load_check, load_errors, load_history, pg_session
 from loader.loading.db_errors import classify_db_error
 from loader.loading.job import Loaded, TargetJob, with_error_rows
@@ -77,11 +78,13 @@ class RedshiftAdapter:
                 deadline=deadline,
                 timeout_ms=job.timeout_ms,
                 verify=verify,
+                # COPY read the objects' latest content: still the registered versions?
+                before_claim=_source_check(job),
             )
         except psycopg2.Error as exc:
             # `from None`: psycopg2's text may quote the statement, secrets and all.
             raise self._failure(conn, target, exc, secrets) from None
-        except LoadCheckFailed:
+        except (LoadCheckFailed, RetryableError):
             pg_session.rollback_quietly(conn)
             raise
         finally:  # closing also ends a transaction an unexpected error left open
@@ -150,3 +153,10 @@ def _verifier(job: TargetJob, target: RedshiftTarget) -> pg_session.Verifier | N
         load_check.enforce(target.name, expected, reported)
 
     return verify
+
+
+def _source_check(job: TargetJob) -> Callable[[], None] | None:
+    sources = job.sources
+    if sources is None:
+        return None
+    return lambda: sources.verify(job.target.name)

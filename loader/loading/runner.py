@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, cast
 
-from loader.errors import LeaseLost, LoaderError, RetryableError
+from loader.errors import LeaseLost, LoaderError, RetryableError, SourcesChanged
 from loader.loading import outcome
 from loader.loading.job import Loaded, TargetAdapter, TargetJob, error_rows
 from loader.loading.timing import (
@@ -135,8 +135,10 @@ class TargetsLoader:
                 with attempt:
                     attempts += 1
                     loaded = self._attempt(config, target, batch, manifest_url, context, entries)
-        except LeaseLost:
-            raise  # the Processor stops: the new lease holder finishes the batch
+        except (LeaseLost, SourcesChanged):
+            # LeaseLost: the Processor stops, the new lease holder finishes the batch.
+            # SourcesChanged: the Processor compares the files with S3 again, then reloads.
+            raise
         except LoaderError as exc:
             logger.error(
                 "target_failed",
@@ -155,7 +157,9 @@ class TargetsLoader:
             attempts=attempts,
             duration_ms=round((self._clock() - started) * 1000),
         )
-        return outcome.loaded(target.name, loaded.rows, attempts=attempts, now=self._clock())
+        return outcome.loaded(
+            target.name, loaded.rows, attempts=attempts, now=self._clock(), warning=loaded.warning
+        )
 
     def _attempt(
         self,
@@ -190,6 +194,7 @@ class TargetsLoader:
             timeout_ms=timeout_ms,
             heartbeat=context.heartbeat,
             manifest_entries=entries if target.verify_load else None,
+            sources=context.sources,
         )
         return self._adapter(target.type).load(job)
 

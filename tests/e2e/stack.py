@@ -136,8 +136,8 @@ class Stack:
 
     def put(self, key: str, body: bytes | str) -> dict[str, Any]:
         data = body.encode() if isinstance(body, str) else body
-        self.env.session.client("s3").put_object(Bucket=BUCKET, Key=key, Body=data)
-        return s3_record(BUCKET, key, size=len(data))
+        put = self.env.session.client("s3").put_object(Bucket=BUCKET, Key=key, Body=data)
+        return s3_record(BUCKET, key, size=len(data), etag=put["ETag"].strip('"'))
 
     def deliver(self, *records: dict[str, Any]) -> None:
         """S3 notifications in, as the Lambda receives them."""

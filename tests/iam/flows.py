@@ -79,8 +79,8 @@ class Run:
 
     def put(self, name: str, body: str) -> dict[str, Any]:
         key = f"in/{self.id}/{name}"
-        self.account.admin.client("s3").put_object(Bucket=SOURCE_BUCKET, Key=key, Body=body)
-        return s3_record(SOURCE_BUCKET, key, size=len(body))
+        put = self.account.admin.client("s3").put_object(Bucket=SOURCE_BUCKET, Key=key, Body=body)
+        return s3_record(SOURCE_BUCKET, key, size=len(body), etag=put["ETag"].strip('"'))
 
     def two_files(self) -> list[dict[str, Any]]:
         return [self.put("a.csv", "1,a\n2,b\n"), self.put("b.csv", "3,c\n")]
