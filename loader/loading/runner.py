@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, cast
 
 from loader.errors import LeaseLost, LoaderError, RetryableError
 from loader.loading import outcome
-from loader.loading.job import Loaded, TargetAdapter, TargetJob, error_rows
+from loader.loading.job import Loaded, TargetAdapter, TargetJob, error_rows, schema_drift
 from loader.loading.timing import (
     MIN_LOAD_SECONDS,
     SAFETY_SECONDS,
@@ -49,7 +49,9 @@ def make_adapter(kind: str, deps: Deps, credentials: Credentials) -> TargetAdapt
     if kind == "redshift":
         from loader.loading.redshift import RedshiftAdapter
 
-        return RedshiftAdapter(credentials, ca_bundle=deps.settings.redshift_ca_bundle)
+        return RedshiftAdapter(
+            credentials, ca_bundle=deps.settings.redshift_ca_bundle, s3=lambda: deps.s3
+        )
     if kind == "data_api":
         from loader.loading.data_api import DataApiAdapter
 
@@ -146,7 +148,13 @@ class TargetsLoader:
                 retryable=exc.retryable,
                 attempts=attempts,
             )
-            return outcome.failed(target.name, exc, attempts=attempts, error_rows=error_rows(exc))
+            return outcome.failed(
+                target.name,
+                exc,
+                attempts=attempts,
+                error_rows=error_rows(exc),
+                schema_drift=schema_drift(exc),
+            )
         logger.info(
             "target_already_loaded" if loaded.already_loaded else "target_loaded",
             batch_id=batch.batch_id,
@@ -189,7 +197,7 @@ class TargetsLoader:
             budget_seconds=budget,
             timeout_ms=timeout_ms,
             heartbeat=context.heartbeat,
-            manifest_entries=entries if target.verify_load else None,
+            manifest_entries=entries,
         )
         return self._adapter(target.type).load(job)
 

@@ -4,6 +4,7 @@
     SELECT rows_loaded FROM <ledger> ...   already committed? then ROLLBACK and report it
     <pre_sql>                              optional, operator SQL
     DELETE FROM <table>                    optional truncate (Redshift's TRUNCATE would commit)
+    ALTER TABLE <table> ADD COLUMN ...     schema_evolution add_columns: one per new column
     CREATE TEMP TABLE <stage> (LIKE ...)   merge only
     COPY <table | stage> ...               the batch's files
     SELECT <copied rows>                   pg_last_copy_count() on Redshift
@@ -18,7 +19,7 @@ The executor (psycopg2 or the Data API) wraps this in one transaction and commit
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import TYPE_CHECKING
@@ -44,6 +45,7 @@ class StepKind(StrEnum):
     CHECK = "ledger_check"
     PRE_SQL = "pre_sql"
     TRUNCATE = "truncate"
+    ADD_COLUMN = "add_column"
     STAGE = "create_stage"
     COPY = "copy"
     COUNT = "copy_count"
@@ -92,10 +94,13 @@ def build_script(
     timeout_ms: int,
     copy_into: Callable[[str], str],
     verify_sql: str | None = None,
+    add_columns: Sequence[str] = (),
 ) -> Script:
     """The whole transaction for one target; `copy_into(table)` gives the COPY statement.
 
     `verify_sql`, when given, runs right after the COPY's count: the loaded-vs-staged check.
+    `add_columns` (ALTER TABLE ... ADD COLUMN statements) run before the COPY (and before the
+    merge's staging table is made LIKE the target), after the ledger check.
     """
     steps = [
         Step(StepKind.TIMEOUT, f"SET statement_timeout TO {int(timeout_ms)}"),
@@ -108,6 +113,7 @@ def build_script(
         steps.append(Step(StepKind.PRE_SQL, target.pre_sql))
     if target.truncate_before_load:
         steps.append(Step(StepKind.TRUNCATE, build_truncate(target.table, in_transaction=True)))
+    steps += [Step(StepKind.ADD_COLUMN, sql) for sql in add_columns]
     count = [Step(StepKind.COUNT, f"SELECT {ROWS_SQL[dialect]}")]
     if verify_sql is not None:
         count.append(Step(StepKind.VERIFY, verify_sql))
