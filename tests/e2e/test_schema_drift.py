@@ -10,8 +10,11 @@ from __future__ import annotations
 
 import io
 import json
+import threading
+import time
 from typing import Any
 
+import psycopg2
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
@@ -19,6 +22,7 @@ from e2e.stack import Stack
 from pyarrow import orc
 
 from loader.models import BatchStatus
+from support.aws import BUCKET
 
 CSV = {"format": {"type": "csv", "ignore_header_rows": 1}}
 
@@ -159,3 +163,52 @@ def test_add_columns_refuses_a_new_column_in_the_middle_of_a_positional_file(
     assert drift["order_differs"] is True
     assert drift["extra_columns"] == ["amount"]
     assert stack.rows(table) == []
+
+
+def test_two_loads_adding_the_same_column_at_once_both_load(stack: Stack) -> None:
+    # GIVEN two prefixes into one table, each with a file bringing the same new column
+    table = stack.table("id bigint, name varchar(10)")
+    for folder in ("a", "b"):
+        target = stack.target("redshift", table, schema_evolution="add_columns")
+        stack.config(target, files=1, copy_options=CSV, prefix=f"{BUCKET}/{folder}")
+    records = {
+        folder: stack.put(f"{folder}/x.csv", f"id,name,amount\n{n},{folder},{n}.5\n".encode())
+        for n, folder in ((1, "a"), (2, "b"))
+    }
+    # AND a transaction adding that column right now, so both loaders' ALTERs wait on its lock
+    blocker = psycopg2.connect(stack.postgres.dsn)
+    blocker.cursor().execute(f"ALTER TABLE {table} ADD COLUMN amount numeric(38,1)")
+    errors: list[BaseException] = []
+
+    def load(folder: str) -> None:
+        try:
+            stack.deliver(records[folder])
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=load, args=(f,)) for f in ("a", "b")]
+    for thread in threads:
+        thread.start()
+    try:
+        waiting = 0
+        while waiting < 2 and all(t.is_alive() for t in threads):
+            time.sleep(0.05)  # polling for a state, not timing anything
+            [(waiting,)] = stack.sql(
+                "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                "AND query LIKE 'ALTER TABLE%%'"
+            )
+        assert waiting == 2, "both loaders should be waiting to add the column"
+    finally:
+        # WHEN that transaction commits: both loaders' ALTERs now find the column there
+        blocker.commit()
+        blocker.close()
+    for thread in threads:
+        thread.join()
+
+    # THEN both retried without adding it again, and both batches loaded
+    assert errors == []
+    assert [b.status for b in stack.env.batches() if b.file_count] == [BatchStatus.COMPLETE] * 2
+    assert sorted((r[0], r[1], float(r[2])) for r in stack.rows(table)) == [
+        (1, "a", 1.5),
+        (2, "b", 2.5),
+    ]
