@@ -25,6 +25,7 @@ import struct
 import zlib
 from dataclasses import dataclass
 
+from loader.schema.infer import column_name
 from loader.schema.samples import SampleColumn, UnreadableSample
 
 TAIL_BYTES = 64 * 1024
@@ -177,12 +178,17 @@ def _parquet_columns(metadata: bytes) -> tuple[SampleColumn, ...]:
         raise UnreadableSample("the Parquet footer has no schema")
     root, rest = elements[0], elements[1:]
     columns, pos = [], 0
-    for _ in range(int(root.get(5) or 0)):  # type: ignore[union-attr]
+    for index in range(int(root.get(5) or 0)):  # type: ignore[union-attr]
         element = rest[pos]
         pos += 1 + _subtree(rest, pos)
-        name = bytes(element[4]).decode("utf-8", errors="replace")
-        columns.append(SampleColumn(name=name, label=name, type=_parquet_type(element)))
+        label = bytes(element[4]).decode("utf-8", errors="replace")
+        columns.append(_column(label, index, _parquet_type(element)))
     return tuple(columns)
+
+
+def _column(label: str, index: int, kind: str) -> SampleColumn:
+    """Labels become names as CSV headers do, so drift compares them alike."""
+    return SampleColumn(name=column_name(label, index), label=label, type=kind)
 
 
 def _subtree(elements: list, pos: int) -> int:
@@ -307,8 +313,8 @@ def _orc_columns(tail: bytes, size: int) -> tuple[SampleColumn, ...]:
     labels = [n for n in root.get(3, []) if isinstance(n, bytes)]
     names = [label.decode("utf-8", errors="replace") for label in labels]
     return tuple(
-        SampleColumn(name=name, label=name, type=_orc_type(types[i]))
-        for name, i in zip(names, ids, strict=False)
+        _column(name, index, _orc_type(types[i]))
+        for index, (name, i) in enumerate(zip(names, ids, strict=False))
     )
 
 

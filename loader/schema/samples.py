@@ -87,27 +87,30 @@ def decompress_head(data: bytes, compression: str) -> bytes | None:
     return None
 
 
-def read_sample(url: str, data: bytes, options: CopyOptions, *, complete: bool) -> Sample:
-    """The columns of a text or JSON file from its (decompressed) head."""
+def read_sample(
+    url: str, data: bytes, options: CopyOptions, *, complete: bool, records: int = MAX_RECORDS
+) -> Sample:
+    """The columns of a text or JSON file from its (decompressed) head, with the values of its
+    first `records` records."""
     fmt = options.format
     text = data.decode("utf-8", errors="replace")
     if not complete:
         cut = text.rfind("\n")
         text = text[: cut + 1] if cut >= 0 else ""
     if fmt.type == "json":
-        return _json_sample(url, text, fmt.ignore_header_rows, complete=complete)
+        return _json_sample(url, text, fmt.ignore_header_rows, complete=complete, records=records)
     if fmt.type in ("csv", "delimited"):
-        return _text_sample(url, text, options)
+        return _text_sample(url, text, options, records)
     raise UnreadableSample(f"format {fmt.type} has no columns to sample from its head")
 
 
 # --- text ---------------------------------------------------------------------------------------
-def _text_sample(url: str, text: str, options: CopyOptions) -> Sample:
+def _text_sample(url: str, text: str, options: CopyOptions, limit: int) -> Sample:
     fmt = options.format
     header_rows = getattr(fmt, "ignore_header_rows", 0)
     records = _split_records(text, options)
     header = records[header_rows - 1] if 0 < header_rows <= len(records) else None
-    rows = records[header_rows : header_rows + MAX_RECORDS]
+    rows = records[header_rows : header_rows + limit]
     width = max([len(header or ())] + [len(r) for r in rows])
     nulls = {"", options.null_as if options.null_as is not None else "\\N"}
     columns = []
@@ -169,10 +172,10 @@ def _unique(columns: list[SampleColumn]) -> tuple[SampleColumn, ...]:
 
 
 # --- JSON ---------------------------------------------------------------------------------------
-def _json_sample(url: str, text: str, header_rows: int, *, complete: bool) -> Sample:
+def _json_sample(url: str, text: str, header_rows: int, *, complete: bool, records: int) -> Sample:
     for _ in range(header_rows):
         text = text.split("\n", 1)[1] if "\n" in text else ""
-    documents = _json_documents(text, complete=complete)
+    documents = _json_documents(text, complete=complete, limit=records)
     keys: dict[str, list[Any]] = {}
     for count, document in enumerate(documents):
         for key, seen in keys.items():
@@ -193,11 +196,11 @@ def _json_sample(url: str, text: str, header_rows: int, *, complete: bool) -> Sa
     )
 
 
-def _json_documents(text: str, *, complete: bool) -> list[dict[str, Any]]:
+def _json_documents(text: str, *, complete: bool, limit: int) -> list[dict[str, Any]]:
     decoder = json.JSONDecoder(parse_float=Decimal)
     documents: list[dict[str, Any]] = []
     pos, end = 0, len(text)
-    while len(documents) < MAX_RECORDS:
+    while len(documents) < limit:
         while pos < end and text[pos] in " \t\r\n":
             pos += 1
         if pos >= end:
