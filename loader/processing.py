@@ -146,6 +146,7 @@ class Processor:
         except LoaderError as exc:  # the lease is gone or DynamoDB is down: expiry still works
             logger.warning("retry_not_scheduled", batch_id=batch.batch_id, error=str(exc))
             return batch
+        metrics.count("BatchRetriesScheduled")
         logger.warning(
             "batch_retry_scheduled",
             batch_id=batch.batch_id,

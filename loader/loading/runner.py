@@ -18,6 +18,7 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, cast
 
+from loader import metrics
 from loader.errors import LeaseLost, LoaderError, RetryableError
 from loader.loading import outcome
 from loader.loading.job import Loaded, TargetAdapter, TargetJob, error_rows, schema_drift
@@ -231,6 +232,7 @@ class _StopBefore:
 def _log_retry(batch_id: str, target: str) -> Callable[[RetryCallState], None]:
     def log(state: RetryCallState) -> None:
         error = state.outcome.exception() if state.outcome else None
+        metrics.count("TargetRetries")
         logger.warning(
             "target_retry",
             batch_id=batch_id,
