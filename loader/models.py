@@ -48,6 +48,9 @@ class S3Object(_Model):
 class Lease(_Model):
     owner: str
     expires_at: float
+    generation: int = 0
+    """Counts the leases the batch was ever given (seal, takeover, reprocess): a later holder
+    always has a higher one, whatever the clocks say. Each target's load fence compares it."""
 
 
 class TargetState(_Model):

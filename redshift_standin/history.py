@@ -146,10 +146,10 @@ class LoadHistory:
                 b.column_type,
                 b.col_length,
                 b.position,
-                b.raw_line[:MAX_RAW],
-                (b.raw_value or "")[:MAX_RAW],
+                _storable(b.raw_line[:MAX_RAW]),
+                _storable((b.raw_value or "")[:MAX_RAW]),
                 b.code,
-                b.reason,
+                _storable(b.reason),
             )
             for b in bad_rows
         ]
@@ -208,3 +208,10 @@ def commits_insert_sql(query: int, table: str, files: Sequence[FileLoad]) -> str
         "INSERT INTO public.stl_load_commits (query, name, filename, lines_scanned, errors,"
         f" status) VALUES {values}"
     )
+
+
+def _storable(text: str) -> str:
+    """Text PostgreSQL can store: bytes that were not UTF-8 (kept as surrogate escapes when the
+    line was read, e.g. a gzip file read without GZIP) become U+FFFD, NUL becomes nothing."""
+    raw = text.encode("utf-8", "surrogateescape")
+    return raw.decode("utf-8", "replace").replace("\x00", "")

@@ -51,7 +51,10 @@ def startup_parameters(packet: bytes) -> dict[str, str]:
 
 
 def _cstr(text: str) -> bytes:
-    return text.encode() + b"\0"
+    # Error texts may quote a line that was not UTF-8 (read with surrogate escapes): the client
+    # gets U+FFFD for those bytes rather than a dropped connection.
+    raw = text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    return raw.replace("\0", "").encode() + b"\0"
 
 
 def query(sql: str) -> Message:

@@ -78,7 +78,11 @@ def _batch_from_item(item: dict[str, Any]) -> Batch:
     raw = decode(item)
     lease = None
     if raw.get("lease_owner"):
-        lease = Lease(owner=raw["lease_owner"], expires_at=raw.get("lease_expires_at", 0))
+        lease = Lease(
+            owner=raw["lease_owner"],
+            expires_at=raw.get("lease_expires_at", 0),
+            generation=int(raw.get("lease_generation", 0)),
+        )
     fields = {k: v for k, v in raw.items() if k in Batch.model_fields and k != "targets"}
     targets = {k: TargetState(**v) for k, v in (raw.get("targets") or {}).items()}
     return Batch(**fields, lease=lease, targets=targets)
@@ -492,7 +496,8 @@ class BatchStore:
                 "Key": _header_key(batch_id),
                 "UpdateExpression": (
                     "SET #status = :sealed, #sealed_at = :now, #seal_reason = :reason, "
-                    "#lease_owner = :owner, #lease_expires_at = :expires, #updated_at = :now"
+                    "#lease_owner = :owner, #lease_expires_at = :expires, #updated_at = :now "
+                    "ADD #lease_generation :one"
                 ),
                 # Condition "open and not empty": exactly one sealer wins; the files it holds
                 # now are all it will ever hold.
@@ -505,6 +510,7 @@ class BatchStore:
                     "lease_expires_at",
                     "updated_at",
                     "file_count",
+                    "lease_generation",
                 ),
                 "ExpressionAttributeValues": values(
                     sealed=BatchStatus.SEALED.value,
@@ -514,6 +520,7 @@ class BatchStore:
                     expires=now + lease_seconds,
                     open=BatchStatus.OPEN.value,
                     zero=0,
+                    one=1,
                 ),
                 "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
             }
@@ -555,11 +562,20 @@ class BatchStore:
         return self._update_header(
             batch_id,
             "SET #lease_owner = :owner, #lease_expires_at = :expires, #updated_at = :now "
-            "ADD #attempts :one",
-            # Condition "leased and expired": a live holder keeps its batch.
+            "ADD #attempts :one, #lease_generation :one",
+            # Condition "leased and expired": a live holder keeps its batch. The expiry is read
+            # on this worker's clock, so a holder whose clock disagrees may still be loading:
+            # the new generation is what fences it out of each target (loading/ledger.py).
             "#status IN (:sealed, :loading) AND "
             "(attribute_not_exists(#lease_expires_at) OR #lease_expires_at <= :now)",
-            names("lease_owner", "lease_expires_at", "updated_at", "attempts", "status"),
+            names(
+                "lease_owner",
+                "lease_expires_at",
+                "updated_at",
+                "attempts",
+                "status",
+                "lease_generation",
+            ),
             values(
                 owner=owner,
                 expires=now + lease_seconds,
@@ -638,6 +654,10 @@ class BatchStore:
         condition = "#status = :current_status"
         attr_names = names(*sets, *removes, "status")
         attr_values = values(**sets, current_status=current.value)
+        if wanted in LEASED and current not in LEASED:  # a new lease (reprocess): a new holder
+            expression += " ADD #lease_generation :one_more"
+            attr_names.update(names("lease_generation"))
+            attr_values.update(values(one_more=1))
         if current in LEASED:
             condition += " AND #lease_owner = :owner"
             attr_values.update(values(owner=owner))

@@ -111,7 +111,16 @@ class DataApiAdapter:
             )
             if found:
                 return Loaded(rows=_long(found[0][0]), already_loaded=True)
-            statement_id = run.submit_load([step.sql for step in script.steps])
+            run.submit([step.sql for step in script.setup])
+            try:
+                statement_id = run.submit_load([step.sql for step in script.steps])
+            except _AlreadyLoaded:  # another holder committed it while we loaded: ours rolled back
+                again = run.query(
+                    ledger.lookup_sql(
+                        target.ledger_schema, job.batch.batch_id, target.name, Dialect.REDSHIFT
+                    )
+                )
+                return Loaded(rows=_long(again[0][0]) if again else 0, already_loaded=True)
             rows = run.result(f"{statement_id}:{script.position(StepKind.COUNT)}")
         except (ClientError, BotoCoreError) as exc:
             raise _aws_error(exc) from None
@@ -128,7 +137,7 @@ class DataApiAdapter:
         verify_sql = None
         if expected is not None:
             verify_sql = load_history.guard_sql(expected, serverless=serverless)
-        return redshift_script(job, target, secrets, verify_sql=verify_sql)
+        return redshift_script(job, target, secrets, verify_sql=verify_sql, guards=True)
 
     def _ensure_ledger(self, run: _Run) -> None:
         key = (*sorted(run.where.values()), run.target.ledger_schema)
@@ -138,6 +147,10 @@ class DataApiAdapter:
             run.submit(ledger.ddl(run.target.ledger_schema, Dialect.REDSHIFT))
             logger.info("ledger_created", target=run.target.name, schema=run.target.ledger_schema)
         self._ledgers.add(key)
+
+
+class _AlreadyLoaded(LoaderError):
+    """The re-check guard failed the transaction: another holder committed the batch."""
 
 
 class _Run:
@@ -178,8 +191,8 @@ class _Run:
         """`submit`, plus the rejected rows when the load fails for good."""
         try:
             return self.submit(sqls)
-        except LoadCheckFailed:
-            raise  # nothing was rejected: the load history did not match the manifest
+        except (LoadCheckFailed, LeaseLost, _AlreadyLoaded):
+            raise  # nothing was rejected
         except TerminalError as exc:
             raise with_error_rows(exc, self._error_rows()) from None
 
@@ -224,6 +237,13 @@ class _Run:
             logger.info("cancel_refused", target=self.target.name, error=type(exc).__name__)
 
     def _failed(self, status: str, text: str) -> LoaderError:
+        if status == "FAILED" and ledger.FENCE_LOST_MARK in text:
+            return LeaseLost(
+                f"target {self.target.name}: a newer lease holder claimed the batch; rolled back",
+                target=self.target.name,
+            )
+        if status == "FAILED" and ledger.ALREADY_LOADED_MARK in text:
+            return _AlreadyLoaded(f"target {self.target.name}: committed by another holder")
         checked = self._check_failure(text) if status == "FAILED" else None
         if checked is not None:
             return checked

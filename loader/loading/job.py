@@ -51,6 +51,8 @@ class TargetJob:
             manifest_url=self.manifest_url,
             files=self.batch.file_count,
             loaded_at=self.now,
+            generation=self.batch.lease.generation if self.batch.lease else 0,
+            holder=self.batch.lease.owner if self.batch.lease else "",
         )
 
 

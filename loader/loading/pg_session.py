@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from loader.errors import RetryableError
+from loader.errors import LeaseLost, RetryableError
 from loader.loading import ledger
 from loader.loading.script import Script, Step, StepKind
 from loader.log import logger
@@ -72,6 +72,19 @@ def ensure_ledger(conn: connection, schema: str, dialect: Dialect) -> None:
     logger.info("ledger_created", schema=schema)
 
 
+def _run_setup(conn: connection, script: Script) -> None:
+    """The script's setup statements (the fence row), each committed on its own first."""
+    import psycopg2
+
+    for step in script.setup:
+        try:
+            with conn.cursor() as cur:
+                cur.execute(step.sql)
+            conn.commit()
+        except psycopg2.errors.UniqueViolation:  # PostgreSQL: a concurrent holder inserted it
+            conn.rollback()
+
+
 def run_script(
     conn: connection,
     script: Script,
@@ -88,8 +101,10 @@ def run_script(
     time is left than the statement timeout, the timeout is lowered before the next step.
     Errors propagate unchanged (the caller classifies them and rolls back), as do those of
     `verify`, called with the rows of the VERIFY step (the load check) and the rows copied.
+    A fence not claimed (a newer lease holder has it) rolls back and raises LeaseLost.
     """
     rows = 0
+    _run_setup(conn, script)
     with conn.cursor() as cur:
         for step in script.steps:
             started = time.monotonic()
@@ -98,11 +113,17 @@ def run_script(
                 rows = copy(cur, step)
             else:
                 cur.execute(step.sql)
-            if step.kind is StepKind.CHECK:
+            if step.kind in (StepKind.CHECK, StepKind.RECHECK):
                 found = cur.fetchone()
                 if found is not None:
                     conn.rollback()
                     return Committed(rows=int(found[0] or 0), already_loaded=True)
+            elif step.kind is StepKind.FENCE and cur.rowcount == 0:
+                conn.rollback()
+                raise LeaseLost(
+                    f"target {target}: a newer lease holder claimed the batch; rolled back",
+                    target=target,
+                )
             elif step.kind is StepKind.COUNT:
                 counted = cur.fetchone()
                 rows = int(counted[0]) if counted and counted[0] is not None else rows

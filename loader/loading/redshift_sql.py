@@ -23,6 +23,7 @@ def redshift_script(
     *,
     verify_sql: str | None,
     add_columns: Sequence[str] = (),
+    guards: bool = False,
 ) -> Script:
     """COPY ... MANIFEST with the prefix's options, inside the target's transaction script."""
     options, auth = job.config.copy_options, target.copy_authorization
@@ -39,6 +40,7 @@ def redshift_script(
             copy_into=copy_into,
             verify_sql=verify_sql,
             add_columns=add_columns,
+            guards=guards,
         )
     except ValueError as exc:
         raise bad_statement(target.name, exc) from None

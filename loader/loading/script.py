@@ -11,9 +11,13 @@
     <load check>                           optional: the COPY's load history (load_history.py)
     DELETE ... USING <stage> / INSERT ...  merge only, then DROP TABLE <stage>
     <post_sql>                             optional, operator SQL
+    UPDATE <fence> ... generation <= G     claim the batch for this lease (ledger.py: fencing)
+    SELECT rows_loaded FROM <ledger> ...   committed meanwhile by another holder? ROLLBACK
     INSERT INTO <ledger> ...               same transaction: committed with the rows or not at all
 
 The executor (psycopg2 or the Data API) wraps this in one transaction and commits at the end.
+The Data API cannot look at a statement's result before the next one runs: there the claim is
+followed by guards that fail the transaction (`guards=True`).
 """
 
 from __future__ import annotations
@@ -54,6 +58,10 @@ class StepKind(StrEnum):
     MERGE_INSERT = "merge_insert"
     DROP_STAGE = "drop_stage"
     POST_SQL = "post_sql"
+    FENCE_ROW = "fence_row"
+    FENCE = "fence"
+    FENCE_GUARD = "fence_guard"
+    RECHECK = "ledger_recheck"
     RECORD = "ledger_record"
 
 
@@ -66,6 +74,8 @@ class Step:
 @dataclass(frozen=True)
 class Script:
     steps: tuple[Step, ...]
+    setup: tuple[Step, ...] = ()
+    """Statements committed on their own before the transaction (the fence row)."""
 
     @property
     def kinds(self) -> list[StepKind]:
@@ -95,12 +105,14 @@ def build_script(
     copy_into: Callable[[str], str],
     verify_sql: str | None = None,
     add_columns: Sequence[str] = (),
+    guards: bool = False,
 ) -> Script:
     """The whole transaction for one target; `copy_into(table)` gives the COPY statement.
 
     `verify_sql`, when given, runs right after the COPY's count: the loaded-vs-staged check.
     `add_columns` (ALTER TABLE ... ADD COLUMN statements) run before the COPY (and before the
     merge's staging table is made LIKE the target), after the ledger check.
+    `guards`: the fence and the re-check fail the transaction themselves (the Data API).
     """
     steps = [
         Step(StepKind.TIMEOUT, f"SET statement_timeout TO {int(timeout_ms)}"),
@@ -134,10 +146,19 @@ def build_script(
         ]
     if target.post_sql:
         steps.append(Step(StepKind.POST_SQL, target.post_sql))
+    schema = target.ledger_schema
+    steps.append(Step(StepKind.FENCE, ledger.fence_sql(schema, entry, dialect)))
+    if guards:
+        steps.append(Step(StepKind.FENCE_GUARD, ledger.fence_guard_sql(schema, entry)))
+        steps.append(Step(StepKind.RECHECK, ledger.recheck_guard_sql(schema, entry)))
+    else:
+        recheck = ledger.lookup_sql(schema, entry.batch_id, entry.target, dialect)
+        steps.append(Step(StepKind.RECHECK, recheck))
     steps.append(
         Step(
             StepKind.RECORD,
             ledger.insert_sql(target.ledger_schema, entry, dialect, ROWS_SQL[dialect]),
         )
     )
-    return Script(tuple(steps))
+    setup = Step(StepKind.FENCE_ROW, ledger.fence_row_sql(schema, entry, dialect))
+    return Script(tuple(steps), setup=(setup,))

@@ -8,9 +8,9 @@ A thin adapter over one psycopg2 connection and S3 around the pure loader/schema
   second with a unique violation on its catalog (the first one's table appeared meanwhile),
   Redshift with a serializable isolation violation; the first is ignored (the table exists, as
   wanted), the second is transient and retried like any (db_errors.py).
-- `evolution` (`schema_evolution: detect | add_columns`): inside the load transaction, before
-  COPY: the table's columns (read in that transaction) against samples of the batch's files.
-  Drift fails the target (`SchemaDriftError`, terminal) unless `add_columns` can fix it, in
+- `evolution` (`schema_evolution: detect | add_columns`): the table's columns, read on the load's
+  connection just before the load transaction, against samples of the batch's files. Drift
+  fails the target (`SchemaDriftError`, terminal) unless `add_columns` can fix it, in
   which case it returns the ALTER TABLE ADD COLUMN statements for the script. Redshift runs ALTER
   TABLE ADD COLUMN inside a transaction block (r_ALTER_TABLE.md names only external tables and
   ALTER COLUMN ... TYPE as impossible there), so a failed load rolls the new columns back too.
@@ -149,8 +149,8 @@ class TablePrep:
     # --- schema_evolution ---------------------------------------------------------------
     def evolution(self) -> tuple[str, ...]:
         """ALTER statements to run in the load transaction (empty: nothing to add). Raises
-        SchemaDriftError on drift it may not or cannot fix. Reads on the load's connection, so
-        it opens the load transaction."""
+        SchemaDriftError on drift it may not or cannot fix. A column another load adds between
+        this read and the ALTER makes the ALTER fail; that attempt is retried (redshift.py)."""
         mode = self._target.schema_evolution
         if mode == "none":
             return ()

@@ -253,6 +253,39 @@ def test_an_expired_lease_is_recovered_by_the_sweep_and_the_batch_completes(
     )
 
 
+def test_every_new_lease_has_a_higher_generation_than_the_last(env: Env) -> None:
+    """What fences a holder whose lease was taken over (loading/ledger.py): seal, takeover and
+    reprocess each hand out a generation above every earlier one; renewing keeps it."""
+    env.put_config(make_config(thresholds={"max_files": 1000}))
+    deliver(env, *files(2))
+    [batch] = env.batches(BatchStatus.OPEN)
+    store, now = env.deps.batches, env.clock()
+
+    sealed = store.seal(
+        batch.batch_id, batch.prefix, reason="max_files", owner="a", now=now, lease_seconds=60
+    )
+    renewed = store.renew_lease(batch.batch_id, owner="a", now=now + 30, lease_seconds=60)
+    taken = store.take_over(batch.batch_id, owner="b", now=now + 200, lease_seconds=60)
+    failed = store.transition(
+        batch.batch_id,
+        owner="b",
+        current=BatchStatus.SEALED,
+        wanted=BatchStatus.ERROR,
+        now=now + 201,
+    )
+    again = store.transition(
+        batch.batch_id,
+        owner="c",
+        current=BatchStatus.ERROR,
+        wanted=BatchStatus.SEALED,
+        now=now + 202,
+        lease_seconds=60,
+    )
+
+    assert [b.lease.generation for b in (sealed, renewed, taken, again)] == [1, 1, 2, 3]
+    assert failed.lease is None
+
+
 def test_a_retryable_load_failure_keeps_the_lease_for_a_later_retry(env: Env) -> None:
     flaky = RecordingLoader(env.session, fail_with="retryable")
     env.put_config(make_config(thresholds={"max_files": 2}))

@@ -242,6 +242,30 @@ def failure_and_reprocess(account: Account, role: Role) -> None:
     assert run.rows(table) == [("x", "a")]
 
 
+def fix_and_reprocess(account: Account, role: Role) -> None:
+    """The documented recovery under `reupload: reload`: the bad file is fixed in S3 (its new
+    version loads in a new batch), then the failure notice routed back reprocesses the failed
+    batch, which first leaves the re-uploaded file out (the function deletes its member item)."""
+    run = Run(account, role)
+    table = run.table()
+    run.config(target("postgres", account, table), files=2, reupload="reload")
+    account.drain("failure")
+    run.handle(s3_event(run.put("bad.csv", "x,a\n"), run.put("good.csv", "2,b\n")))
+    [failed] = [b for b in run.batches() if b.status is BatchStatus.ERROR]
+    fixed = run.put("bad.csv", "1,a\n")
+    fixed["s3"]["object"]["sequencer"] = "F" * 18  # later than the first upload
+    run.handle(s3_event(fixed))
+    notice = {"schema": "s3-redshift-loader/batch-outcome/1", "status": "error"}
+    run.handle(
+        sqs_event(sns_envelope(notice | {"batch_id": failed.batch_id, "prefix": run.prefix}))
+    )
+    assert [m.url for m in run.admin_deps.batches.members(failed.batch_id)] == [
+        f"s3://{SOURCE_BUCKET}/in/{run.id}/good.csv"
+    ]
+    assert run.admin_deps.batches.get_batch(failed.batch_id).status is BatchStatus.COMPLETE
+    assert run.rows(table) == [(2, "b")]
+
+
 def reconcile(account: Account, role: Role) -> None:
     """A file whose notification never came is registered by the scheduled reconcile."""
     run = Run(account, role)
@@ -306,6 +330,7 @@ FLOWS: dict[str, Flow] = {
     },
     "timer-and-sweep": timer_and_sweep,
     "failure-and-reprocess": failure_and_reprocess,
+    "fix-and-reprocess": fix_and_reprocess,
     "reconcile": reconcile,
     **{f"after-load-{action}": after_load(action) for action in ("tag", "archive", "delete")},
     "queue-consumer": queue_consumer,

@@ -27,6 +27,7 @@ NEEDS = {
     "dynamodb:BatchGetItem": "reconcile",
     "dynamodb:PutItem": "register-direct",
     "dynamodb:UpdateItem": "register-direct",
+    "dynamodb:DeleteItem": "fix-and-reprocess",
     "dynamodb:Query": "timer-and-sweep",
     "dynamodb:Scan": "register-direct",
     "sqs:ReceiveMessage": "queue-consumer",

@@ -84,14 +84,22 @@ Statement = dict[str, Any]
 
 
 @cache
-def suite_stack() -> Stack:
-    return Stack(transformed(), **SUITE_PARAMETERS)
+def suite_stack(region: str = REGION) -> Stack:
+    """The suite's stack, deployed in `region` (tests of region selection work in another one:
+    the operator's calls there are checked against a stack deployed there)."""
+    return Stack(transformed(), **SUITE_PARAMETERS, **{"AWS::Region": region})
 
 
 def policy(principal: str, stack: Stack | None = None) -> list[Statement]:
     """The concrete statements of a principal's policy in `stack` (the suite's by default)."""
     stack = stack or suite_stack()
     return [s for logical_id in POLICIES[principal] for s in stack.concrete_statements(logical_id)]
+
+
+def region_of(resource: str) -> str:
+    """The region an ARN names (its fourth field); the suite's for ARNs without one (S3)."""
+    parts = resource.split(":")
+    return parts[3] if len(parts) > 3 and parts[0] == "arn" and parts[3] else REGION
 
 
 def renamed(resource: str) -> str:
@@ -125,13 +133,14 @@ def allows(statements: list[Statement], action: str, resource: str) -> bool:
 
 def not_granted(rows: list[dict[str, str]]) -> list[dict[str, str]]:
     """The recorded calls of a principal with a policy that its policy does not grant."""
-    policies: dict[str, list[Statement]] = {}
+    policies: dict[tuple[str, str], list[Statement]] = {}
     missing = []
     for row in rows:
         if row["principal"] not in ("function", "worker", "operator"):
             continue
-        if row["principal"] not in policies:
-            policies[row["principal"]] = policy(row["principal"])
-        if not allows(policies[row["principal"]], row["action"], renamed(row["resource"])):
+        key = (row["principal"], region_of(row["resource"]))
+        if key not in policies:
+            policies[key] = policy(key[0], suite_stack(key[1]))
+        if not allows(policies[key], row["action"], renamed(row["resource"])):
             missing.append(row)
     return missing

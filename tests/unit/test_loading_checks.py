@@ -206,7 +206,16 @@ def script(verify_sql: str | None, **fields: Any) -> Any:
 
 
 def test_the_check_runs_after_the_copy_count_and_before_anything_else() -> None:
-    assert script("SELECT 1").kinds == [K.TIMEOUT, K.CHECK, K.COPY, K.COUNT, K.VERIFY, K.RECORD]
+    assert script("SELECT 1").kinds == [
+        K.TIMEOUT,
+        K.CHECK,
+        K.COPY,
+        K.COUNT,
+        K.VERIFY,
+        K.FENCE,
+        K.RECHECK,
+        K.RECORD,
+    ]
     merged = script("SELECT 1", merge={"key_columns": ["id"]})
     assert merged.kinds[3:6] == [K.COPY, K.COUNT, K.VERIFY]
     assert K.VERIFY not in script(None).kinds

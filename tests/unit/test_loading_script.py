@@ -39,9 +39,12 @@ def script(dialect: Dialect = Dialect.REDSHIFT, **fields: Any) -> Any:
     )
 
 
+END = [K.FENCE, K.RECHECK, K.RECORD]  # claim the batch, look again, record: see the fence tests
+
+
 def test_a_plain_load_checks_the_ledger_copies_counts_and_records() -> None:
     built = script()
-    assert built.kinds == [K.TIMEOUT, K.CHECK, K.COPY, K.COUNT, K.RECORD]
+    assert built.kinds == [K.TIMEOUT, K.CHECK, K.COPY, K.COUNT, *END]
     sql = [s.sql for s in built.steps]
     assert sql[0] == "SET statement_timeout TO 120000"
     assert sql[1] == (
@@ -50,8 +53,8 @@ def test_a_plain_load_checks_the_ledger_copies_counts_and_records() -> None:
     )
     assert sql[2] == "COPY s.events ..."
     assert sql[3] == "SELECT pg_last_copy_count()"
-    assert sql[4].startswith('INSERT INTO "loader_meta"."loaded_batches" ')
-    assert sql[4].endswith(
+    assert sql[6].startswith('INSERT INTO "loader_meta"."loaded_batches" ')
+    assert sql[6].endswith(
         "VALUES ('20260101T000000Z-abcd1234', 'warehouse', 'bucket/in\\\\dir', "
         "'s3://m/manifests/x.json', 3, pg_last_copy_count(), TIMESTAMP '2026-01-01 00:00:00')"
     )
@@ -67,7 +70,7 @@ def test_pre_sql_truncate_and_post_sql_surround_the_copy() -> None:
         K.COPY,
         K.COUNT,
         K.POST_SQL,
-        K.RECORD,
+        *END,
     ]
     assert built.steps[3].sql == 'DELETE FROM "s"."events"'  # not TRUNCATE: it would commit
 
@@ -84,7 +87,7 @@ def test_a_merge_stages_then_deletes_matches_and_inserts_in_the_same_transaction
         K.MERGE_INSERT,
         K.DROP_STAGE,
         K.POST_SQL,
-        K.RECORD,
+        *END,
     ]
     stage = staging_table(ENTRY.batch_id)
     assert stage == "s3rl_stage_20260101t000000z_abcd1234"
@@ -96,7 +99,7 @@ def test_a_merge_stages_then_deletes_matches_and_inserts_in_the_same_transaction
 
 def test_postgres_scripts_count_from_a_transaction_setting_and_quote_standardly() -> None:
     built = script(Dialect.POSTGRES)
-    count, record = built.steps[3].sql, built.steps[4].sql
+    count, record = built.steps[3].sql, built.steps[-1].sql
     assert count == "SELECT current_setting('s3_redshift_loader.copied_rows')::bigint"
     assert "'bucket/in\\dir'" in record  # one backslash: standard_conforming_strings
     assert "current_setting('s3_redshift_loader.copied_rows')::bigint" in record
@@ -112,6 +115,57 @@ def test_the_ledger_schema_is_configurable_and_quoted() -> None:
 def test_only_postgres_ledgers_declare_a_primary_key() -> None:
     assert "PRIMARY KEY (batch_id, target_name)" in ledger.ddl("m", Dialect.POSTGRES)[1]
     assert "PRIMARY KEY" not in ledger.ddl("m", Dialect.REDSHIFT)[1]
+
+
+def fenced(generation: int) -> LedgerEntry:
+    return LedgerEntry(
+        ENTRY.batch_id, "warehouse", "bucket/in", "s3://m/x", 3, ENTRY.loaded_at, generation, "w-7"
+    )
+
+
+def test_a_holder_claims_the_fence_only_if_no_newer_lease_generation_did() -> None:
+    claim = ledger.fence_sql("loader_meta", fenced(4), Dialect.REDSHIFT)
+    assert claim == (
+        'UPDATE "loader_meta"."load_fences" SET generation = 4, holder = \'w-7\', '
+        "claimed_at = TIMESTAMP '2026-01-01 00:00:00' "
+        "WHERE batch_id = '20260101T000000Z-abcd1234' AND target_name = 'warehouse' "
+        "AND generation <= 4"
+    )
+
+
+def test_the_fence_row_exists_before_the_transaction_and_the_claim_comes_last() -> None:
+    built = script(post_sql="CALL b()")
+    [setup] = built.setup
+    assert setup.kind is K.FENCE_ROW
+    assert setup.sql.startswith('INSERT INTO "loader_meta"."load_fences" ')
+    assert 'WHERE NOT EXISTS (SELECT 1 FROM "loader_meta"."load_fences" WHERE' in setup.sql
+    # the claim's lock is held from after the operator's SQL to the commit, no longer
+    assert built.kinds[-4:] == [K.POST_SQL, *END]
+    assert built.steps[-2].sql == built.steps[1].sql  # the same ledger lookup, once more
+
+
+def test_over_the_data_api_the_claim_and_the_recheck_fail_the_transaction_themselves() -> None:
+    built = build_script(
+        target(),
+        fenced(2),
+        dialect=Dialect.REDSHIFT,
+        timeout_ms=1000,
+        copy_into=lambda table: f"COPY {table} ...",
+        guards=True,
+    )
+    assert built.kinds[-4:] == [K.FENCE, K.FENCE_GUARD, K.RECHECK, K.RECORD]
+    guard, recheck = built.steps[-3].sql, built.steps[-2].sql
+    assert ledger.FENCE_LOST_MARK in guard and "AND generation = 2" in guard
+    assert ledger.ALREADY_LOADED_MARK in recheck and '"loader_meta"."loaded_batches"' in recheck
+    # the failing cast reads a row value: no planner can fold it into an error up front
+    assert "CAST(count(*) AS VARCHAR)" in guard and "CAST(count(*) AS VARCHAR)" in recheck
+
+
+def test_the_ledger_counts_as_present_only_with_its_fence_table() -> None:
+    sql = ledger.exists_sql("m", Dialect.REDSHIFT)
+    assert "table_name IN ('loaded_batches', 'load_fences')" in sql
+    assert sql.endswith("HAVING count(*) = 2")
+    assert any('"m"."load_fences"' in statement for statement in ledger.ddl("m", Dialect.REDSHIFT))
 
 
 def test_quotes_in_values_cannot_end_the_literal() -> None:
