@@ -150,7 +150,8 @@ def schema_problem(target: Target, options: CopyOptions) -> str | None:
             "auto",
             "auto_ignorecase",
         )
-        headerless = kind in ("csv", "delimited") and options.format.ignore_header_rows == 0
+        header_rows = getattr(options.format, "ignore_header_rows", 0)
+        headerless = kind in ("csv", "delimited") and header_rows == 0
         if not named or (headerless and evolution == "add_columns"):
             return (
                 f"schema_evolution {evolution} needs files that name their columns: CSV or "

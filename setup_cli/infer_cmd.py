@@ -66,6 +66,18 @@ def infer_config(
     ddl: Annotated[
         Path | None, typer.Option("--ddl", help="Also write the CREATE TABLE statement here.")
     ] = None,
+    jsonpaths: Annotated[
+        Path | None,
+        typer.Option(
+            "--jsonpaths",
+            help="JSON: map every leaf of the records (nested objects flattened) with a JSONPaths "
+            "file, written here, instead of 'auto'.",
+        ),
+    ] = None,
+    jsonpaths_url: Annotated[
+        str | None,
+        typer.Option(help="With --jsonpaths: where the file will be in S3 (s3://bucket/key)."),
+    ] = None,
     output: Output = None,
 ) -> None:
     """Propose a prefix configuration (format, delimiter, quote, header, compression, date/time
@@ -73,9 +85,12 @@ def infer_config(
     headroom) for sample files: CSV, JSON lines, Parquet or ORC, compressed or not."""
     state = cli(ctx)
     samples = read_files(files, lambda: state.aws().client("s3"))
-    inferred = infer(samples, header=header)
+    inferred = infer(samples, header=header, jsonpaths=jsonpaths is not None)
     name = column_name(stem(files[0]), 0)
     table = table or f"public.{name}"
+    if inferred.jsonpaths:
+        url = jsonpaths_url or f"s3://{manifest_bucket}/jsonpaths/{name}.json"
+        inferred.options["format"]["jsonpaths_url"] = url
     document = _document(
         inferred,
         prefix=prefix or f"my-landing-bucket/{name}",
@@ -93,11 +108,14 @@ def infer_config(
     statement = inferred.create_table(config.targets[0].table) + ";"
     if ddl is not None:
         ddl.write_text(statement + "\n", encoding="utf-8")
+    if jsonpaths is not None and inferred.jsonpaths:
+        jsonpaths.write_text(inferred.jsonpaths_document(), encoding="utf-8")
     if state.fmt(output) is Format.JSON:
         emit_json(
             {
                 "config": document,
                 "create_table": statement,
+                "jsonpaths": list(inferred.jsonpaths) or None,
                 "notes": list(inferred.notes),
                 "rows_sampled": sum(s.records for s in inferred.samples),
             }
@@ -110,7 +128,8 @@ def infer_config(
         typer.echo(text, nl=False)
         return
     file.write_text(text, encoding="utf-8")
-    ok(f"wrote {file} (try it: loader-admin config test {file} {' '.join(files)})")
+    paths = f" --jsonpaths {jsonpaths}" if inferred.jsonpaths else ""
+    ok(f"wrote {file} (try it: loader-admin config test {file} {' '.join(files)}{paths})")
 
 
 def _target(host: str, database: str, cluster: str | None, workgroup: str | None) -> dict:

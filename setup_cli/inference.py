@@ -7,9 +7,10 @@ Given the bytes of one or more sample files (their names only hint), decide:
 - a header row: the first row's fields are distinct non-empty labels and at least one column's
   data has a type its label does not fit (or `--header` / `--no-header` decides);
 - the table (`loader.schema.propose`, `Widths.REVIEWED`: sample widths with headroom), the
-  DATEFORMAT / TIMEFORMAT it needs, JSON `auto` (keys already lowercase) or `auto_ignorecase`.
-  JSON keys that cannot be told apart as Redshift column names (`Id` and `id`), or that are not
-  valid names, are refused: JSONPaths would be needed and are not proposed.
+  DATEFORMAT / TIMEFORMAT it needs, JSON `auto` (keys already lowercase) or `auto_ignorecase`;
+  with `jsonpaths=True`, a JSONPaths file instead: one path per leaf of nested objects
+  (`$['user']['id']` into `user_id`; arrays stay whole, as JSON text). Keys that cannot be told
+  apart as Redshift column names (`Id` and `id`), or cannot be names, need that.
 
 Parquet / ORC schemas come from the footer (the Lambda's own reader); pyarrow, when present,
 measures string columns so VARCHAR widths fit the samples instead of 65535.
@@ -18,6 +19,7 @@ measures string columns so VARCHAR widths fit the samples instead of 65535.
 from __future__ import annotations
 
 import csv
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -26,11 +28,20 @@ from config.copy_options import CopyOptions
 from config.identifiers import duplicates, folded
 from loader.errors import ConfigurationError
 from loader.schema import ddl, footers
-from loader.schema.infer import Widths, guess_text, headroom
+from loader.schema.infer import Widths, column_name, guess_text, headroom
 from loader.schema.propose import IncompatibleSamples, Proposal, propose
-from loader.schema.samples import Sample, UnreadableSample, decompress_head, read_sample
+from loader.schema.samples import (
+    Sample,
+    SampleColumn,
+    UnreadableSample,
+    decompress_head,
+    json_documents,
+    read_sample,
+)
 
 MAX_RECORDS = 100_000
+JSONPATHS_PLACEHOLDER = "s3://my-loader-config/jsonpaths/table.json"
+"""Where the proposal says the JSONPaths file is; `config infer --jsonpaths` puts a better one."""
 _MAGIC = {b"\x1f\x8b": "gzip", b"BZh": "bzip2", b"\x28\xb5\x2f\xfd": "zstd"}
 _DELIMITERS = ",\t|;"
 
@@ -51,6 +62,11 @@ class Inferred:
     proposal: Proposal
     samples: tuple[Sample, ...]
     notes: tuple[str, ...] = field(default_factory=tuple)
+    jsonpaths: tuple[str, ...] = ()
+    """The JSONPaths file's paths, in column order (mode jsonpaths only)."""
+
+    def jsonpaths_document(self) -> str:
+        return json.dumps({"jsonpaths": list(self.jsonpaths)}, indent=2) + "\n"
 
     def create_table(self, table: str) -> str:
         return ddl.create_table_sql(table, self.proposal.columns).replace(
@@ -62,7 +78,9 @@ def compression_of(data: bytes) -> str:
     return next((kind for magic, kind in _MAGIC.items() if data.startswith(magic)), "none")
 
 
-def infer(files: Sequence[SampleFile], *, header: bool | None = None) -> Inferred:
+def infer(
+    files: Sequence[SampleFile], *, header: bool | None = None, jsonpaths: bool = False
+) -> Inferred:
     """The configuration and table for these files; ConfigurationError when they disagree or
     cannot be read."""
     if not files:
@@ -79,6 +97,8 @@ def infer(files: Sequence[SampleFile], *, header: bool | None = None) -> Inferre
             return _columnar(files, kind)
         texts = [_decompressed(f, compression) for f in files]
         if kind == "json":
+            if jsonpaths:
+                return _json_paths(files, texts, compression)
             return _json(files, texts, compression)
         return _csv(files, texts, compression, header)
     except (UnreadableSample, IncompatibleSamples) as exc:
@@ -161,20 +181,86 @@ def _json(files: Sequence[SampleFile], texts: list[bytes], compression: str) -> 
     if clashing:
         raise ConfigurationError(
             f"JSON keys {clashing} differ from others only in case: Redshift column names cannot "
-            "tell them apart (a JSONPaths file would have to map them; write one by hand)"
+            "tell them apart; a JSONPaths file must map them (--jsonpaths FILE)"
         )
     mode = "auto" if all(k == folded(k) for k in keys) else "auto_ignorecase"
     proposal = propose(samples, Widths.REVIEWED)
     if proposal.skipped:
         raise ConfigurationError(
             f"JSON keys {list(proposal.skipped)} cannot be Redshift column names (printable, at "
-            "most 127 bytes); a JSONPaths file would have to map them"
+            "most 127 bytes); a JSONPaths file must map them (--jsonpaths FILE)"
         )
     options = _options({"type": "json", "mode": mode}, compression, proposal)
     notes = []
     if mode == "auto_ignorecase":
         notes.append("JSON keys have capitals: mode auto_ignorecase matches them to the columns")
     return Inferred(options, proposal, tuple(samples), tuple(notes))
+
+
+def _json_paths(files: Sequence[SampleFile], texts: list[bytes], compression: str) -> Inferred:
+    """One column per leaf of the records' objects, mapped by a JSONPaths file."""
+    leaves: dict[tuple[str, ...], list[Any]] = {}
+    count = 0
+    for file, text in zip(files, texts, strict=True):
+        try:
+            documents = json_documents(
+                text.decode("utf-8", errors="replace"), complete=True, limit=MAX_RECORDS
+            )
+        except UnreadableSample as exc:
+            raise ConfigurationError(f"{file.name}: {exc}") from None
+        for document in documents:
+            for path in leaves.values():
+                path.append(None)
+            for path, value in _leaves(document):
+                leaves.setdefault(path, [None] * (count + 1))[-1] = value
+            count += 1
+    names: list[str] = []
+    for index, path in enumerate(leaves):
+        name = column_name("_".join(path), index)
+        names.append(name if name not in names else f"{name}_{index + 1}")
+    columns = tuple(
+        SampleColumn(name=name, label=_path_text(path), values=tuple(values))
+        for name, (path, values) in zip(names, leaves.items(), strict=True)
+    )
+    sample = Sample(
+        url=files[0].name,
+        columns=columns,
+        named=True,
+        positional=False,
+        records=count,
+        json_values=True,
+    )
+    proposal = propose([sample], Widths.REVIEWED)
+    fmt = {"type": "json", "mode": "jsonpaths", "jsonpaths_url": JSONPATHS_PLACEHOLDER}
+    notes = ("upload the JSONPaths file to copy_options.format.jsonpaths_url before `config put`",)
+    return Inferred(
+        _options(fmt, compression, proposal),
+        proposal,
+        (sample,),
+        notes,
+        jsonpaths=tuple(_path_text(p) for p in leaves),
+    )
+
+
+def _leaves(
+    document: dict[str, Any], above: tuple[str, ...] = ()
+) -> list[tuple[tuple[str, ...], Any]]:
+    """(path, value) of every leaf; arrays and empty objects are leaves (loaded as JSON text)."""
+    found = []
+    for key, value in document.items():
+        path = (*above, str(key))
+        if isinstance(value, dict) and value:
+            found += _leaves(value, path)
+        else:
+            found.append((path, value))
+    return found
+
+
+def _path_text(path: tuple[str, ...]) -> str:
+    """`('user', 'id')` -> `$['user']['id']` (bracket notation: keys may hold dots and blanks)."""
+    if any("'" in key or "\\" in key for key in path):
+        raise ConfigurationError(f"JSON key path {path} holds a quote or backslash: map it by hand")
+    return "$" + "".join(f"['{key}']" for key in path)
 
 
 # --- CSV ----------------------------------------------------------------------------------------

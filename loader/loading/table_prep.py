@@ -24,6 +24,7 @@ import contextlib
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
+from config.copy_options import JsonFormat
 from loader.errors import ConfigurationError, LoaderError, TerminalError
 from loader.loading import file_samples
 from loader.log import logger
@@ -50,10 +51,10 @@ if TYPE_CHECKING:
 
 def comparable(options: CopyOptions) -> bool:
     """Formats whose files can be compared with a table (JSONPaths map paths, not keys)."""
-    kind = options.format.type
-    if kind == "json":
-        return options.format.mode in ("auto", "auto_ignorecase")
-    return kind in ("csv", "delimited", "parquet", "orc")
+    fmt = options.format
+    if isinstance(fmt, JsonFormat):
+        return fmt.mode in ("auto", "auto_ignorecase")
+    return fmt.type in ("csv", "delimited", "parquet", "orc")
 
 
 class SchemaDriftError(TerminalError):

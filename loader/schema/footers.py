@@ -24,6 +24,7 @@ from __future__ import annotations
 import struct
 import zlib
 from dataclasses import dataclass
+from typing import Any
 
 from loader.schema.infer import column_name
 from loader.schema.samples import SampleColumn, UnreadableSample
@@ -96,9 +97,9 @@ class _Compact:
         self.pos += size
         return self.data[self.pos - size : self.pos]
 
-    def struct(self, stop_after: int | None = None) -> dict[int, object]:
+    def struct(self, stop_after: int | None = None) -> dict[int, Any]:
         """A struct's fields by id, up to field `stop_after` (the rest is never parsed)."""
-        found: dict[int, object] = {}
+        found: dict[int, Any] = {}
         last = 0
         while True:
             header = self.byte()
@@ -110,7 +111,7 @@ class _Compact:
             if last == stop_after:
                 return found
 
-    def value(self, kind: int) -> object:
+    def value(self, kind: int) -> Any:
         if kind in (1, 2):
             return kind == 1
         if kind in (9, 10, 11, 12):
@@ -126,7 +127,7 @@ class _Compact:
             return self.binary()
         raise UnreadableSample(f"the Parquet footer holds an unknown Thrift type {kind}")
 
-    def _container(self, kind: int) -> object:
+    def _container(self, kind: int) -> Any:
         if kind == 12:
             return self.struct()
         if kind == 11:  # a map: read past it
@@ -178,7 +179,7 @@ def _parquet_columns(metadata: bytes) -> tuple[SampleColumn, ...]:
         raise UnreadableSample("the Parquet footer has no schema")
     root, rest = elements[0], elements[1:]
     columns, pos = [], 0
-    for index in range(int(root.get(5) or 0)):  # type: ignore[union-attr]
+    for index in range(int(root.get(5) or 0)):
         element = rest[pos]
         pos += 1 + _subtree(rest, pos)
         label = bytes(element[4]).decode("utf-8", errors="replace")
@@ -191,7 +192,7 @@ def _column(label: str, index: int, kind: str) -> SampleColumn:
     return SampleColumn(name=column_name(label, index), label=label, type=kind)
 
 
-def _subtree(elements: list, pos: int) -> int:
+def _subtree(elements: list[dict[int, Any]], pos: int) -> int:
     """How many elements below elements[pos] (its children, depth first)."""
     total, children = 0, int(elements[pos].get(5) or 0)
     for _ in range(children):
@@ -200,11 +201,12 @@ def _subtree(elements: list, pos: int) -> int:
     return total
 
 
-def _parquet_type(element: dict) -> str:
+def _parquet_type(element: dict[int, Any]) -> str:
     if element.get(5):
         return WIDE  # a group: struct, list or map
     physical = _PHYSICAL.get(int(element.get(1, -1)), "")
-    logical = element.get(10) if isinstance(element.get(10), dict) else {}
+    found = element.get(10)
+    logical: dict[int, Any] = found if isinstance(found, dict) else {}
     converted = element.get(6)
     decimal = logical.get(5) if isinstance(logical.get(5), dict) else None
     if decimal is not None or converted == 5:
@@ -220,7 +222,7 @@ def _parquet_type(element: dict) -> str:
     return "VARBYTE"
 
 
-def _parquet_integer(physical: str, logical: dict, converted: object) -> str:
+def _parquet_integer(physical: str, logical: dict[int, Any], converted: object) -> str:
     timestamp = logical.get(8)
     if isinstance(timestamp, dict):
         return "TIMESTAMPTZ" if timestamp.get(1) else "TIMESTAMP"
@@ -247,15 +249,15 @@ def _integer_width(bits: int, signed: bool) -> str:
 
 
 # --- protobuf and ORC ---------------------------------------------------------------------------
-def _protobuf(data: bytes) -> dict[int, list[object]]:
+def _protobuf(data: bytes) -> dict[int, list[Any]]:
     """A message's fields by number (repeated fields keep every value; bytes stay bytes)."""
     reader = _Compact(data)
-    fields: dict[int, list[object]] = {}
+    fields: dict[int, list[Any]] = {}
     while reader.pos < len(data):
         key = reader.varint()
         number, wire = key >> 3, key & 7
         if wire == 0:
-            value: object = reader.varint()
+            value: Any = reader.varint()
         elif wire == 2:
             value = reader.binary()
         elif wire == 1:
@@ -270,7 +272,7 @@ def _protobuf(data: bytes) -> dict[int, list[object]]:
     return fields
 
 
-def _packed(values: list[object]) -> list[int]:
+def _packed(values: list[Any]) -> list[int]:
     """A repeated uint32, packed (bytes) or not (ints)."""
     out: list[int] = []
     for value in values:
@@ -286,7 +288,7 @@ def _packed(values: list[object]) -> list[int]:
 _ORC_COMPRESSION = {0: "none", 1: "zlib", 2: "snappy", 3: "lzo", 4: "lz4", 5: "zstd"}
 
 
-def _orc_postscript(tail: bytes) -> dict[str, object]:
+def _orc_postscript(tail: bytes) -> dict[str, Any]:
     length = tail[-1]
     if length + 1 > len(tail):
         raise UnreadableSample("not an ORC file (its postscript is cut off)")
@@ -303,7 +305,7 @@ def _orc_postscript(tail: bytes) -> dict[str, object]:
 def _orc_columns(tail: bytes, size: int) -> tuple[SampleColumn, ...]:
     postscript = _orc_postscript(tail)
     end = len(tail) - 1 - tail[-1]
-    raw = tail[end - int(postscript["footer"]) : end]  # type: ignore[call-overload]
+    raw = tail[end - int(postscript["footer"]) : end]
     footer = _protobuf(_orc_inflate(raw, str(postscript["compression"])))
     types = [_protobuf(t) for t in footer.get(4, []) if isinstance(t, bytes)]
     if not types:
@@ -337,7 +339,7 @@ _ORC_KINDS = {
 }
 
 
-def _orc_type(fields: dict[int, list[object]]) -> str:
+def _orc_type(fields: dict[int, list[Any]]) -> str:
     kind = int(fields.get(1, [7])[0] or 0)
     if kind == 14:
         precision = int(fields.get(5, [38])[0] or 38)

@@ -175,7 +175,7 @@ def _unique(columns: list[SampleColumn]) -> tuple[SampleColumn, ...]:
 def _json_sample(url: str, text: str, header_rows: int, *, complete: bool, records: int) -> Sample:
     for _ in range(header_rows):
         text = text.split("\n", 1)[1] if "\n" in text else ""
-    documents = _json_documents(text, complete=complete, limit=records)
+    documents = json_documents(text, complete=complete, limit=records)
     keys: dict[str, list[Any]] = {}
     for count, document in enumerate(documents):
         for key, seen in keys.items():
@@ -196,7 +196,7 @@ def _json_sample(url: str, text: str, header_rows: int, *, complete: bool, recor
     )
 
 
-def _json_documents(text: str, *, complete: bool, limit: int) -> list[dict[str, Any]]:
+def json_documents(text: str, *, complete: bool, limit: int) -> list[dict[str, Any]]:
     decoder = json.JSONDecoder(parse_float=Decimal)
     documents: list[dict[str, Any]] = []
     pos, end = 0, len(text)

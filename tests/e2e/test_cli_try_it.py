@@ -227,3 +227,54 @@ def test_samples_may_be_s3_urls(tmp_path: Path, aws: boto3.Session) -> None:
         "note",
         "tags",
     ]
+
+
+def test_json_keys_that_cannot_be_columns_get_a_jsonpaths_file_that_loads(tmp_path: Path) -> None:
+    # GIVEN records whose keys differ only in case, with nested objects
+    data = tmp_path / "events.json"
+    data.write_bytes(
+        b'{"Id": 1, "id": 7, "user": {"name": "a", "address": {"city": "Paris"}}, "tags": [1]}\n'
+        b'{"Id": 2, "id": 8, "user": {"name": "b"}}\n'
+    )
+    config, paths = tmp_path / "events.yaml", tmp_path / "events.paths.json"
+
+    # WHEN infer is asked for 'auto': refused, naming the keys
+    refused = loader_admin("config", "infer", str(data))
+    assert refused.exit_code == 1
+    assert "['id'] differ from others only in case" in refused.output
+
+    # WHEN it is asked for a JSONPaths file instead
+    inferred = loader_admin(
+        "config", "infer", str(data), "--jsonpaths", str(paths), "-f", str(config)
+    )
+    assert inferred.exit_code == 0, inferred.output
+
+    # THEN every leaf has a path and a column
+    assert json.loads(paths.read_text())["jsonpaths"] == [
+        "$['Id']",
+        "$['id']",
+        "$['user']['name']",
+        "$['user']['address']['city']",
+        "$['tags']",
+    ]
+    document = yaml.safe_load(config.read_text())
+    assert document["copy_options"]["format"]["mode"] == "jsonpaths"
+    assert [c["name"] for c in document["targets"][0]["table_columns"]] == [
+        "id",
+        "id_2",
+        "user_name",
+        "user_address_city",
+        "tags",
+    ]
+    assert loader_admin("config", "validate", str(config)).exit_code == 0
+
+    # AND config test loads the records with that file
+    tested = loader_admin(
+        "config", "test", str(config), str(data), "--jsonpaths", str(paths), "-o", "json"
+    )
+    assert tested.exit_code == 0, tested.output
+    [target] = json.loads(tested.stdout)["targets"]
+    assert sorted(values(r) + tuple(r[4:]) for r in target["preview"]["rows"]) == [
+        ("1", "7", "a", "Paris", "[1]"),
+        ("2", "8", "b", None, None),
+    ]
