@@ -42,6 +42,25 @@ class LoadErrorRow(BaseModel):
     raw_value: str | None = None
 
 
+class SchemaDrift(BaseModel):
+    """A target's table and its files disagree: what differs, and the DDL that would fix it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    target: str
+    table: str
+    extra_columns: tuple[str, ...] = ()
+    """Columns the files carry and the table lacks, in file order."""
+    missing_columns: tuple[str, ...] = ()
+    """Columns the table requires (positional formats: any it loads) that the files lack."""
+    order_differs: bool = False
+    """Positional files hold the columns in another order than the table."""
+    alter_table: tuple[str, ...] = ()
+    """The ALTER TABLE statements that would add the extra columns (nullable)."""
+    summary: str
+    """One line for people (also part of the target's error)."""
+
+
 class LoadResult(BaseModel):
     """Per-target outcome of loading one batch."""
 
@@ -52,6 +71,8 @@ class LoadResult(BaseModel):
     retryable: bool = False
     error_rows: tuple[LoadErrorRow, ...] = ()
     """The first rejected rows of failed targets (bounded), for the failure notification."""
+    schema_drift: tuple[SchemaDrift, ...] = ()
+    """Failed targets whose files and table disagree (loader/schema/drift.py)."""
     duration_ms: int | None = None
 
     @property
@@ -146,6 +167,7 @@ class Processor:
         except LoaderError as exc:  # the lease is gone or DynamoDB is down: expiry still works
             logger.warning("retry_not_scheduled", batch_id=batch.batch_id, error=str(exc))
             return batch
+        metrics.count("BatchRetriesScheduled")
         logger.warning(
             "batch_retry_scheduled",
             batch_id=batch.batch_id,

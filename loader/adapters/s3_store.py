@@ -56,6 +56,19 @@ class S3Store:
         except ClientError as exc:
             raise classify_aws_error(exc) from exc
 
+    @retrying()
+    def read_range(self, url: str, *, first: int | None = None, last: int) -> bytes:
+        """Part of an object: bytes `first`..`last` (inclusive), or with `first=None` its last
+        `last` bytes. A range past the end gives what there is (S3 answers 206 or 200)."""
+        bucket, key = split_url(url)
+        wanted = f"bytes=-{last}" if first is None else f"bytes={first}-{last}"
+        try:
+            return self._s3.get_object(Bucket=bucket, Key=key, Range=wanted)["Body"].read()
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") == "InvalidRange":
+                return b""  # an empty object
+            raise classify_aws_error(exc) from exc
+
     def open(self, url: str, etag: str | None = None) -> Any:
         """A streaming body (file-like) for the object; with `etag`, only that content
         (If-Match): an object overwritten since is a retryable error, never other bytes."""

@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     from config.models import PrefixConfig
     from config.targets import Target
     from loader.models import Batch
-    from loader.processing import LoadErrorRow
+    from loader.processing import LoadErrorRow, SchemaDrift
     from loader.source_check import SourceCheck
 
 
@@ -36,8 +36,8 @@ class TargetJob:
     heartbeat: Callable[[], None]
     """Renews the batch's lease; for adapters that wait a long time (Data API polling)."""
     manifest_entries: Callable[[], tuple[str, ...]] | None = None
-    """The manifest's file URLs, read on first call (the load check's expectation); None: the
-    Redshift-protocol adapters do not check the load (PostgreSQL reads the manifest itself)."""
+    """The manifest's file URLs, read on first call (the load check's expectation, the files the
+    schema checks sample); None when unknown (PostgreSQL reads the manifest itself)."""
     sources: SourceCheck | None = None
     """The members' registered ETags, and the check that S3 still holds them (None: not
     checked, e.g. a loader driven without a batch store)."""
@@ -79,6 +79,17 @@ class TargetAdapter(Protocol):
 def with_error_rows(error: LoaderError, rows: tuple[LoadErrorRow, ...]) -> LoaderError:
     error.fields["error_rows"] = rows
     return error
+
+
+def with_schema_drift(error: LoaderError, drift: SchemaDrift) -> LoaderError:
+    """The error, its message naming the drift (and the DDL that would fix it)."""
+    fields = {**error.fields, "schema_drift": drift}
+    return type(error)(f"{error} | {drift.summary}", **fields)
+
+
+def schema_drift(error: LoaderError) -> SchemaDrift | None:
+    found = error.fields.get("schema_drift")
+    return found if found is not None else None
 
 
 def error_rows(error: LoaderError) -> tuple[LoadErrorRow, ...]:

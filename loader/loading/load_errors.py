@@ -41,6 +41,15 @@ def views(serverless: bool) -> tuple[str, str]:
     return ("sys", "stl") if serverless else ("stl", "sys")
 
 
+def all_rows_sql(limit: int) -> str:
+    """Every rejected row in `stl_load_errors` (a database only `config test` loads into)."""
+    return (
+        _STL.replace("WHERE query = {query} ", "")
+        .format(limit=limit)
+        .replace("ORDER BY line_number", "ORDER BY query, filename, line_number")
+    )
+
+
 def session_sql(view: str) -> str:
     """Rows of this session's last COPY (psycopg2)."""
     template = _SYS if view == "sys" else _STL
@@ -54,7 +63,9 @@ def prefix_sql(view: str, prefix: str) -> str:
     return template.format(query=_LATEST[view].format(pattern=pattern), limit=MAX_ROWS)
 
 
-def rows_from_view(target: str, records: Sequence[Sequence[Any]]) -> tuple[LoadErrorRow, ...]:
+def rows_from_view(
+    target: str, records: Sequence[Sequence[Any]], limit: int = MAX_ROWS
+) -> tuple[LoadErrorRow, ...]:
     """(file, line, column, code, reason, raw_line, raw_value) records as error rows."""
     return tuple(
         LoadErrorRow(
@@ -67,7 +78,7 @@ def rows_from_view(target: str, records: Sequence[Sequence[Any]]) -> tuple[LoadE
             raw_line=_text(raw_line),
             raw_value=_text(raw_value),
         )
-        for file, line, column, code, reason, raw_line, raw_value in records[:MAX_ROWS]
+        for file, line, column, code, reason, raw_line, raw_value in records[:limit]
     )
 
 

@@ -95,6 +95,7 @@ def document(
         "error": _clean(result.error),
         "retryable": result.retryable,
         "error_rows": [row.model_dump() for row in result.error_rows],
+        "schema_drift": [drift.model_dump(mode="json") for drift in result.schema_drift],
         "manifest": batch.manifest_url,
         "failed_manifest": failed_url,
         "sealed_at": _iso(batch.sealed_at),
@@ -140,6 +141,9 @@ def email_text(document: dict[str, Any]) -> str:
         lines.append(line)
         if target["error"]:
             lines.append(f"  {target['error'].split(' | ')[0]}")
+    for drift in document.get("schema_drift") or []:
+        lines += ["", f"Schema drift ({drift['target']}): {drift['summary']}"]
+        lines += [f"  {statement};" for statement in drift["alter_table"]]
     rows = document["error_rows"]
     if rows:
         lines += ["", f"Rejected rows (first {min(len(rows), EMAIL_ROWS)} of {len(rows)}):"]

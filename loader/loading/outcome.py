@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from loader.errors import LoaderError
 from loader.models import TargetState
-from loader.processing import LoadErrorRow, LoadResult
+from loader.processing import LoadErrorRow, LoadResult, SchemaDrift
 
 SUMMARY_ROWS = 3
 MAX_SUMMARY = 2000
@@ -25,6 +25,7 @@ class TargetOutcome:
     state: TargetState
     retryable: bool = False
     error_rows: tuple[LoadErrorRow, ...] = ()
+    schema_drift: SchemaDrift | None = None
 
     @property
     def failed(self) -> bool:
@@ -39,12 +40,19 @@ def loaded(
 
 
 def failed(
-    name: str, error: LoaderError, *, attempts: int, error_rows: Sequence[LoadErrorRow] = ()
+    name: str,
+    error: LoaderError,
+    *,
+    attempts: int,
+    error_rows: Sequence[LoadErrorRow] = (),
+    schema_drift: SchemaDrift | None = None,
 ) -> TargetOutcome:
     rows = tuple(error_rows)
     text = target_error(str(error), rows)
     state = TargetState(status="failed", error=text, attempts=attempts)
-    return TargetOutcome(name, state, retryable=error.retryable, error_rows=rows)
+    return TargetOutcome(
+        name, state, retryable=error.retryable, error_rows=rows, schema_drift=schema_drift
+    )
 
 
 def target_error(message: str, rows: Sequence[LoadErrorRow]) -> str:
@@ -77,6 +85,7 @@ def summarize(outcomes: Sequence[TargetOutcome], *, duration_ms: int | None) -> 
         error=error,
         retryable=bool(failures) and all(o.retryable for o in failures),
         error_rows=rows,
+        schema_drift=tuple(o.schema_drift for o in failures if o.schema_drift is not None),
         duration_ms=duration_ms,
     )
 

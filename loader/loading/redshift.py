@@ -1,9 +1,11 @@
 """Redshift over the PostgreSQL protocol (psycopg2): provisioned clusters and Serverless.
 
 Per attempt: decrypt/fetch secrets, connect with TLS verified by default, make sure the ledger
-exists, run the script (script.py) in one transaction — the COPY's load history checked against
-the manifest before COMMIT (load_check.py) — commit. On failure: ROLLBACK, classify, and for a
-terminal failure read the COPY's rejected rows (`pg_last_copy_id()`).
+(and with `create_table`, the table) exists, check the files against the table
+(`schema_evolution`, table_prep.py), run the script (script.py) in one transaction — the COPY's
+load history checked against the manifest before COMMIT (load_check.py) — commit. On failure:
+ROLLBACK, classify, and for a terminal failure read the COPY's rejected rows (`pg_last_copy_id()`)
+and name any schema drift.
 """
 
 from __future__ import annotations
@@ -11,25 +13,28 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from loader.errors import LoaderError, RetryableError
+from loader.errors import ConfigurationError, LoaderError, RetryableError
 from loader.loading import load_check, load_errors, load_history, pg_session
 from loader.loading.db_errors import classify_db_error
-from loader.loading.job import Loaded, TargetJob, with_error_rows
+from loader.loading.job import Loaded, TargetJob, with_error_rows, with_schema_drift
 from loader.loading.ledger import Dialect
 from loader.loading.load_check import LoadCheckFailed
 from loader.loading.redshift_sql import redshift_script
 from loader.loading.script import Script
+from loader.loading.table_prep import SchemaDriftError, TablePrep
 from loader.log import logger
 
 if TYPE_CHECKING:
     from psycopg2.extensions import connection
 
     from config.targets import RedshiftTarget
+    from loader.adapters.s3_store import S3Store
     from loader.copy_sql import CopySecrets
     from loader.loading.credentials import Credentials, DbLogin
     from loader.processing import LoadErrorRow
 
 _SYSTEM_CA = "system"  # libpq >= 16: the operating system's trust store
+_DUPLICATE_COLUMN = "42701"
 _VERIFYING = ("verify-ca", "verify-full")
 
 
@@ -55,9 +60,16 @@ def connection_params(
 
 
 class RedshiftAdapter:
-    def __init__(self, credentials: Credentials, *, ca_bundle: str | None = None) -> None:
+    def __init__(
+        self,
+        credentials: Credentials,
+        *,
+        ca_bundle: str | None = None,
+        s3: Callable[[], S3Store] | None = None,
+    ) -> None:
         self._credentials = credentials
         self._ca_bundle = ca_bundle
+        self._s3 = s3
         self._ledgers: set[tuple[str, int, str, str]] = set()
 
     def load(self, job: TargetJob) -> Loaded:
@@ -67,10 +79,14 @@ class RedshiftAdapter:
         deadline = job.transaction_deadline()
         secrets = self._credentials.copy_secrets(target.copy_authorization, job.config.copy_options)
         verify = _verifier(job, target)
-        script = self._script(job, target, secrets, checked=verify is not None)
         conn = self._connect(target)
+        tables = self._tables(conn, job, target)
+        added: tuple[str, ...] = ()
         try:
             self._ensure_ledger(conn, target)
+            tables.ensure_table()
+            added = tables.evolution()
+            script = self._script(job, target, secrets, checked=verify is not None, added=added)
             committed = pg_session.run_script(
                 conn,
                 script,
@@ -83,8 +99,8 @@ class RedshiftAdapter:
             )
         except psycopg2.Error as exc:
             # `from None`: psycopg2's text may quote the statement, secrets and all.
-            raise self._failure(conn, target, exc, secrets) from None
-        except (LoadCheckFailed, RetryableError):
+            raise self._failure(conn, target, exc, secrets, tables, added) from None
+        except (LoadCheckFailed, SchemaDriftError, ConfigurationError, RetryableError):
             pg_session.rollback_quietly(conn)
             raise
         finally:  # closing also ends a transaction an unexpected error left open
@@ -92,11 +108,25 @@ class RedshiftAdapter:
         return Loaded(committed.rows, committed.already_loaded)
 
     def _script(
-        self, job: TargetJob, target: RedshiftTarget, secrets: CopySecrets, *, checked: bool
+        self,
+        job: TargetJob,
+        target: RedshiftTarget,
+        secrets: CopySecrets,
+        *,
+        checked: bool,
+        added: tuple[str, ...],
     ) -> Script:
         serverless = target.workgroup_name is not None
         verify_sql = load_history.history_sql(serverless=serverless) if checked else None
-        return redshift_script(job, target, secrets, verify_sql=verify_sql)
+        return redshift_script(job, target, secrets, verify_sql=verify_sql, add_columns=added)
+
+    def _tables(self, conn: connection, job: TargetJob, target: RedshiftTarget) -> TablePrep:
+        entries = job.manifest_entries
+
+        def urls() -> tuple[str, ...]:
+            return entries() if entries is not None else ()
+
+        return TablePrep(conn, target, job.config.copy_options, urls, self._s3 or _no_s3)
 
     def _connect(self, target: RedshiftTarget) -> connection:
         import psycopg2
@@ -117,12 +147,24 @@ class RedshiftAdapter:
             self._ledgers.add(key)
 
     def _failure(
-        self, conn: connection, target: RedshiftTarget, exc: Exception, secrets: CopySecrets
+        self,
+        conn: connection,
+        target: RedshiftTarget,
+        exc: Exception,
+        secrets: CopySecrets,
+        tables: TablePrep,
+        added: tuple[str, ...],
     ) -> LoaderError:
         error = classify_db_error(exc, target=target.name, secrets=secrets)
         pg_session.rollback_quietly(conn)
+        if added and getattr(exc, "pgcode", None) == _DUPLICATE_COLUMN:
+            # A concurrent load added the column first; the next attempt sees it and skips it.
+            return RetryableError(str(error), target=target.name, sqlstate=_DUPLICATE_COLUMN)
         if not error.retryable and not conn.closed:
             with_error_rows(error, self._error_rows(conn, target))
+            drift = tables.diagnose()
+            if drift is not None:
+                error = with_schema_drift(error, drift)
         return error
 
     def _error_rows(self, conn: connection, target: RedshiftTarget) -> tuple[LoadErrorRow, ...]:
@@ -138,6 +180,10 @@ class RedshiftAdapter:
                 continue
             return load_errors.rows_from_view(target.name, records)
         return ()
+
+
+def _no_s3() -> S3Store:
+    raise ConfigurationError("this Redshift adapter was built without S3 access")
 
 
 def _verifier(job: TargetJob, target: RedshiftTarget) -> pg_session.Verifier | None:

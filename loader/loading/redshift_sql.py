@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from loader.copy_sql import build_copy
@@ -21,6 +22,7 @@ def redshift_script(
     secrets: CopySecrets,
     *,
     verify_sql: str | None,
+    add_columns: Sequence[str] = (),
     guards: bool = False,
 ) -> Script:
     """COPY ... MANIFEST with the prefix's options, inside the target's transaction script."""
@@ -37,6 +39,7 @@ def redshift_script(
             timeout_ms=job.timeout_ms,
             copy_into=copy_into,
             verify_sql=verify_sql,
+            add_columns=add_columns,
             guards=guards,
         )
     except ValueError as exc:

@@ -18,9 +18,10 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, cast
 
+from loader import metrics
 from loader.errors import LeaseLost, LoaderError, RetryableError, SourcesChanged
 from loader.loading import outcome
-from loader.loading.job import Loaded, TargetAdapter, TargetJob, error_rows
+from loader.loading.job import Loaded, TargetAdapter, TargetJob, error_rows, schema_drift
 from loader.loading.timing import (
     MIN_LOAD_SECONDS,
     SAFETY_SECONDS,
@@ -49,7 +50,9 @@ def make_adapter(kind: str, deps: Deps, credentials: Credentials) -> TargetAdapt
     if kind == "redshift":
         from loader.loading.redshift import RedshiftAdapter
 
-        return RedshiftAdapter(credentials, ca_bundle=deps.settings.redshift_ca_bundle)
+        return RedshiftAdapter(
+            credentials, ca_bundle=deps.settings.redshift_ca_bundle, s3=lambda: deps.s3
+        )
     if kind == "data_api":
         from loader.loading.data_api import DataApiAdapter
 
@@ -148,7 +151,13 @@ class TargetsLoader:
                 retryable=exc.retryable,
                 attempts=attempts,
             )
-            return outcome.failed(target.name, exc, attempts=attempts, error_rows=error_rows(exc))
+            return outcome.failed(
+                target.name,
+                exc,
+                attempts=attempts,
+                error_rows=error_rows(exc),
+                schema_drift=schema_drift(exc),
+            )
         logger.info(
             "target_already_loaded" if loaded.already_loaded else "target_loaded",
             batch_id=batch.batch_id,
@@ -193,7 +202,7 @@ class TargetsLoader:
             budget_seconds=budget,
             timeout_ms=timeout_ms,
             heartbeat=context.heartbeat,
-            manifest_entries=entries if target.verify_load else None,
+            manifest_entries=entries,
             sources=context.sources,
         )
         return self._adapter(target.type).load(job)
@@ -228,6 +237,7 @@ class _StopBefore:
 def _log_retry(batch_id: str, target: str) -> Callable[[RetryCallState], None]:
     def log(state: RetryCallState) -> None:
         error = state.outcome.exception() if state.outcome else None
+        metrics.count("TargetRetries")
         logger.warning(
             "target_retry",
             batch_id=batch_id,

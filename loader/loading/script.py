@@ -4,6 +4,7 @@
     SELECT rows_loaded FROM <ledger> ...   already committed? then ROLLBACK and report it
     <pre_sql>                              optional, operator SQL
     DELETE FROM <table>                    optional truncate (Redshift's TRUNCATE would commit)
+    ALTER TABLE <table> ADD COLUMN ...     schema_evolution add_columns: one per new column
     CREATE TEMP TABLE <stage> (LIKE ...)   merge only
     COPY <table | stage> ...               the batch's files
     SELECT <copied rows>                   pg_last_copy_count() on Redshift
@@ -22,7 +23,7 @@ followed by guards that fail the transaction (`guards=True`).
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import TYPE_CHECKING
@@ -48,6 +49,7 @@ class StepKind(StrEnum):
     CHECK = "ledger_check"
     PRE_SQL = "pre_sql"
     TRUNCATE = "truncate"
+    ADD_COLUMN = "add_column"
     STAGE = "create_stage"
     COPY = "copy"
     COUNT = "copy_count"
@@ -102,11 +104,14 @@ def build_script(
     timeout_ms: int,
     copy_into: Callable[[str], str],
     verify_sql: str | None = None,
+    add_columns: Sequence[str] = (),
     guards: bool = False,
 ) -> Script:
     """The whole transaction for one target; `copy_into(table)` gives the COPY statement.
 
     `verify_sql`, when given, runs right after the COPY's count: the loaded-vs-staged check.
+    `add_columns` (ALTER TABLE ... ADD COLUMN statements) run before the COPY (and before the
+    merge's staging table is made LIKE the target), after the ledger check.
     `guards`: the fence and the re-check fail the transaction themselves (the Data API).
     """
     steps = [
@@ -120,6 +125,7 @@ def build_script(
         steps.append(Step(StepKind.PRE_SQL, target.pre_sql))
     if target.truncate_before_load:
         steps.append(Step(StepKind.TRUNCATE, build_truncate(target.table, in_transaction=True)))
+    steps += [Step(StepKind.ADD_COLUMN, sql) for sql in add_columns]
     count = [Step(StepKind.COUNT, f"SELECT {ROWS_SQL[dialect]}")]
     if verify_sql is not None:
         count.append(Step(StepKind.VERIFY, verify_sql))

@@ -25,6 +25,7 @@ DOCUMENTED_KEYS = {
     "error",
     "retryable",
     "error_rows",
+    "schema_drift",
     "manifest",
     "failed_manifest",
     "sealed_at",
