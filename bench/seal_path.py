@@ -9,7 +9,7 @@ loader again (measured: registration cost into an already large batch). The ledg
 table) is not seeded: sealing and manifesting never read it.
 
 The seal + manifest then runs in a child process (clean peak RSS, not moto's memory) as an
-operator flush: `LoaderService.flush` -> BatchStore.seal -> Processor writes the manifest from
+operator flush: `LoaderService.flush` -> BatchStore.seal -> BatchLifecycle writes the manifest from
 the member query and moves the batch to `loading`. No destination is configured.
 """
 

@@ -1,31 +1,28 @@
 """Operator verbs on batches and files: list, reprocess, unlock, delete, flush, register, health.
 
 Shared by `loader-admin` and any function that needs them; no terminal libraries here. Every
-change goes through `BatchStore` verbs and the service/processor the Lambda runs, so the CLI never
-writes DynamoDB on its own. Plans (`plan_*`) only read; the matching verb carries them out.
+change goes through the adapters' verbs and the one service the Lambda runs (injected), so the CLI
+never writes DynamoDB on its own. Plans (`plan_*`) only read; the matching verb carries them out.
 """
 
 from __future__ import annotations
 
 import heapq
 import itertools
-import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from config.models import normalise_prefix
-from loader.decisions import age_due_at, lease_expired, passes_filter, seal_reason
+from loader.decisions import age_due_at, lease_expired, passes_filter, resolve, seal_reason
 from loader.errors import BatchConflict, ConfigurationError, LoaderError
 from loader.events import Invocation, Message
 from loader.models import Batch, BatchMember, BatchStatus, FileRecord, S3Object
-from loader.processing import BatchLoader, Notifier, Processor
-from loader.service import LoaderService, Result, new_owner_id, resolve
 from loader.transitions import LEASED
 
 if TYPE_CHECKING:
     from config.models import PrefixConfig
-    from loader.deps import Deps
+    from loader.service import LoaderService, Result
 
 DELETABLE = (BatchStatus.COMPLETE, BatchStatus.ERROR)
 RUN_SECONDS = 840.0  # how long one operator-triggered load may run, as in the Lambda
@@ -107,24 +104,14 @@ class Health:
 
 
 class Operations:
-    """The operator's verbs over one loader's tables and buckets."""
+    """The operator's verbs over one loader's tables and buckets, through the one service the
+    Lambda runs (its clock, its lease owner, its loader and notifier)."""
 
-    def __init__(
-        self,
-        deps: Deps,
-        *,
-        loader: BatchLoader | None = None,
-        notifier: Notifier | None = None,
-        clock: Callable[[], float] = time.time,
-        owner: str | None = None,
-    ) -> None:
-        self.deps = deps
-        self.clock = clock
-        self.owner = owner or new_owner_id("loader-admin")
-        self.service = LoaderService(
-            deps, loader=loader, notifier=notifier, clock=clock, owner=self.owner
-        )
-        self._processor = Processor(deps, loader, notifier, clock)
+    def __init__(self, service: LoaderService) -> None:
+        self.service = service
+        self.deps = service.deps
+        self.clock = service.clock
+        self.owner = service.owner
 
     # --- reading ----------------------------------------------------------------------------
 
@@ -208,14 +195,12 @@ class Operations:
         """Drive a failed or stuck batch to the end, as the Lambda would (its targets' ledger
         skips what is already loaded)."""
         config = self.config(plan.batch.prefix)
-        store, lease = self.deps.batches, self.deps.settings.lease_seconds
-        batch_id, now = plan.batch.batch_id, self.clock()
+        deadline = self.clock() + RUN_SECONDS
         if plan.action == "resume":
-            batch = store.take_over(batch_id, owner=self.owner, now=now, lease_seconds=lease)
-            return self._processor.run(config, batch, self.owner, self.clock() + RUN_SECONDS)
+            return self.service.resume(plan.batch, deadline, config=config)
         if plan.omit:
-            store.omit_members(batch_id, plan.omit, now=now)
-        return self.service.retry_failed(plan.batch, self.clock() + RUN_SECONDS)
+            self.deps.batches.omit_members(plan.batch.batch_id, plan.omit, now=self.clock())
+        return self.service.retry_failed(plan.batch, deadline)
 
     def unlock(self, batch_id: str, *, force: bool = False) -> Batch:
         """Expire a stuck lease so the sweep (or `reprocess`) takes the batch over."""

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Iterable
 from enum import StrEnum
 from functools import lru_cache
 
-from config.models import PrefixConfig, ReuploadPolicy, Thresholds
-from loader.models import Batch, BatchStatus, FileRecord, S3Object
+from config.models import PrefixConfig, ReuploadPolicy, Thresholds, normalise_prefix
+from loader.errors import ConfigurationError
+from loader.models import Batch, BatchStatus, ConfigSet, FileRecord, S3Object
 from loader.transitions import LEASED
 
 
@@ -39,6 +41,33 @@ def match_config(configs: Iterable[PrefixConfig], obj: S3Object) -> PrefixConfig
         if rank > best_rank:
             best, best_rank = config, rank
     return best
+
+
+def resolve(configs: ConfigSet, obj: S3Object) -> PrefixConfig | None:
+    """The configuration for an object; an invalid configuration that would match is an error,
+    not a silent skip (its files would otherwise be lost)."""
+    config = match_config(configs.valid, obj)
+    matched_len = len(config.prefix.split("/")) if config else 0
+    for prefix, reason in configs.invalid.items():
+        if prefix_matches(prefix, obj.path) and len(prefix.split("/")) >= matched_len:
+            raise ConfigurationError(
+                f"configuration for {prefix!r} is invalid: {reason}", prefix=prefix
+            )
+    return config
+
+
+def listing_root(prefix: str) -> tuple[str, str]:
+    """Bucket and literal S3 key prefix of a configured prefix: the path up to its first Hive
+    wildcard segment (`b/events/dt=*/x` -> `events/dt=`), with a trailing `/` for a static path
+    (`b/events` -> `events/`, so `events2/` is not included), and `""` for a bucket root.
+
+    It is both what to list and the only correct S3 notification filter: S3 filters are literal."""
+    bucket, *segments = normalise_prefix(prefix).split("/")
+    fixed = list(itertools.takewhile(lambda s: not s.endswith("=*"), segments))
+    root = "".join(f"{s}/" for s in fixed)
+    if len(fixed) < len(segments):
+        return bucket, root + segments[len(fixed)][:-1]  # "dt=*" -> "dt="
+    return bucket, root
 
 
 @lru_cache(maxsize=256)

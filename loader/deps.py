@@ -12,6 +12,7 @@ if TYPE_CHECKING:
     import boto3
 
     from loader.adapters.batch_store import BatchStore
+    from loader.adapters.bucket_notifications import BucketNotifications
     from loader.adapters.config_store import ConfigStore
     from loader.adapters.s3_store import S3Store
     from loader.adapters.timers import FlushTimers
@@ -69,3 +70,9 @@ class Deps:
         from loader.adapters.timers import FlushTimers
 
         return FlushTimers(self.client("sqs"), self.settings.flush_queue_url)
+
+    @cached_property
+    def bucket_notifications(self) -> BucketNotifications:
+        from loader.adapters.bucket_notifications import BucketNotifications
+
+        return BucketNotifications(self.client("s3"))

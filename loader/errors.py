@@ -41,6 +41,11 @@ class ConfigurationError(TerminalError):
     """A stored configuration is invalid or missing."""
 
 
+class WiringError(ConfigurationError):
+    """A bucket notification rule cannot be written (an overlap, a bad destination); nothing
+    was (loader/bucket_wiring.py)."""
+
+
 class BatchConflict(LoaderError):
     """A conditional write lost: the batch is not in the state the caller expected.
 

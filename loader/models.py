@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, ConfigDict, Field
+
+if TYPE_CHECKING:
+    from config.models import PrefixConfig
 
 
 class _Model(BaseModel):
@@ -128,3 +133,12 @@ class RegistrationOutcome(_Model):
     duplicates: list[str] = Field(default_factory=list)
     reuploads_ignored: list[str] = Field(default_factory=list)
     reuploads_registered: list[str] = Field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class ConfigSet:
+    """Every stored prefix configuration, as read at one moment."""
+
+    valid: list[PrefixConfig] = field(default_factory=list)
+    invalid: dict[str, str] = field(default_factory=dict)
+    """Stored prefixes whose configuration does not validate, with the reason."""

@@ -98,7 +98,7 @@ def settle_sources(
 
 
 @dataclass
-class SourceCheck:
+class BatchSources:
     """The batch's members as the load expects them: their ETags (PostgreSQL reads each object
     with If-Match) and a check that none changed (after the COPY, before the commit)."""
 

@@ -33,7 +33,7 @@ from config.identifiers import split_table_name
 from config.models import PrefixConfig
 from loader.copy_sql import quote_ident, quote_name
 from loader.errors import ConfigurationError
-from loader.processing import LoadErrorRow, SchemaDrift
+from loader.ports import LoadErrorRow, SchemaDrift
 from setup_cli.documents import to_document
 from setup_cli.inference import SampleFile, infer
 from setup_cli.sample_files import base_name
@@ -41,7 +41,7 @@ from setup_cli.sample_files import base_name
 if TYPE_CHECKING:
     import boto3
 
-    from loader.processing import LoadResult
+    from loader.ports import LoadResult
     from redshift_standin.postgres import EmbeddedPostgres
     from redshift_standin.proxy import StandIn
 
@@ -365,7 +365,7 @@ def _load(
     from loader.loading.runner import TargetsLoader
     from loader.manifest import build_manifest, manifest_key
     from loader.models import Batch, BatchMember, BatchStatus
-    from loader.processing import LoadContext
+    from loader.ports import LoadContext
     from loader.settings import Settings
     from redshift_standin.data_api import FakeRedshiftData
 

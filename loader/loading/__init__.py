@@ -20,11 +20,11 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from loader.deps import Deps
-    from loader.processing import BatchLoader, Notifier
+    from loader.ports import BatchLoader, Notifier
 
 
 def build_loader(deps: Deps, *, clock: Callable[[], float] = time.time) -> BatchLoader | None:
-    """The loader for every target kind (`clock` must be the Processor's clock)."""
+    """The loader for every target kind (`clock` must be the lifecycle's clock)."""
     from loader.loading.runner import TargetsLoader
 
     return TargetsLoader(deps, clock=clock)

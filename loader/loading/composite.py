@@ -10,7 +10,7 @@ from loader.log import logger
 if TYPE_CHECKING:
     from config.models import PrefixConfig
     from loader.models import Batch
-    from loader.processing import LoadResult, Notifier
+    from loader.ports import LoadResult, Notifier
 
 
 class CompositeNotifier:

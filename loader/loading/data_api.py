@@ -40,7 +40,7 @@ if TYPE_CHECKING:
     from loader.copy_sql import CopySecrets
     from loader.deps import Deps
     from loader.loading.credentials import Credentials
-    from loader.processing import LoadErrorRow
+    from loader.ports import LoadErrorRow
 
 DONE = frozenset({"FINISHED", "FAILED", "ABORTED"})
 MAX_POLL_SECONDS = 10.0

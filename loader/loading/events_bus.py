@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     from config.models import PrefixConfig
     from loader.deps import Deps
     from loader.models import Batch
-    from loader.processing import LoadResult
+    from loader.ports import LoadResult
 
 SOURCE = "s3-redshift-loader"
 LOADED = "Batch Loaded"

@@ -15,8 +15,7 @@ if TYPE_CHECKING:
     from config.models import PrefixConfig
     from config.targets import Target
     from loader.models import Batch
-    from loader.processing import LoadErrorRow, SchemaDrift
-    from loader.source_check import SourceCheck
+    from loader.ports import LoadErrorRow, SchemaDrift, SourceCheck
 
 
 @dataclass(frozen=True)

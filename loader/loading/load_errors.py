@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from loader.copy_sql import quote_literal
-from loader.processing import LoadErrorRow
+from loader.ports import LoadErrorRow
 
 MAX_ROWS = 20
 """Rejected rows fetched per failed target (SNS messages are limited to 256 KB)."""

@@ -16,12 +16,12 @@ from typing import TYPE_CHECKING, Any
 
 from loader.copy_sql import redact
 from loader.loading.outcome import describe_row
-from loader.manifest import failed_manifest_key
+from loader.manifest import failed_manifest_url
 
 if TYPE_CHECKING:
     from config.models import PrefixConfig
     from loader.models import Batch, TargetState
-    from loader.processing import LoadResult
+    from loader.ports import LoadResult
     from loader.settings import Settings
 
 SCHEMA = "s3-redshift-loader/batch-outcome/1"
@@ -50,15 +50,6 @@ def choose_topic(config: PrefixConfig, settings: Settings, ok: bool) -> str | No
     return config.notifications.failure_topic_arn or settings.default_failure_topic_arn
 
 
-def failed_manifest_url(config: PrefixConfig, manifest_url: str | None) -> str | None:
-    """Where the Processor copies the manifest of a failed batch (same rule as processing.py)."""
-    bucket_url = f"s3://{config.manifest.bucket}/"
-    if not manifest_url or not manifest_url.startswith(bucket_url):
-        return None
-    key = manifest_url.removeprefix(bucket_url)
-    return bucket_url + failed_manifest_key(config.manifest, key)
-
-
 def build(
     config: PrefixConfig,
     batch: Batch,
@@ -81,7 +72,7 @@ def document(
     config: PrefixConfig, batch: Batch, result: LoadResult, *, finished_at: float, version: str
 ) -> dict[str, Any]:
     """The outcome document (schema `SCHEMA`): the SNS message and the EventBridge detail."""
-    failed_url = None if result.ok else failed_manifest_url(config, batch.manifest_url)
+    failed_url = None if result.ok else failed_manifest_url(config.manifest, batch.manifest_url)
     targets = [_target(t.name, t.type, result.targets.get(t.name)) for t in config.targets]
     return {
         "schema": SCHEMA,
@@ -156,7 +147,7 @@ def email_text(document: dict[str, Any]) -> str:
 
 
 def describe_row_dict(row: dict[str, Any]) -> str:
-    from loader.processing import LoadErrorRow
+    from loader.ports import LoadErrorRow
 
     return describe_row(LoadErrorRow.model_validate(row))
 

@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from config.models import PrefixConfig
     from loader.deps import Deps
     from loader.models import Batch
-    from loader.processing import LoadResult
+    from loader.ports import LoadResult
 
 
 def loader_version() -> str:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from loader.errors import LoaderError
 from loader.models import TargetState
-from loader.processing import LoadErrorRow, LoadResult, SchemaDrift
+from loader.ports import LoadErrorRow, LoadResult, SchemaDrift
 
 SUMMARY_ROWS = 3
 MAX_SUMMARY = 2000

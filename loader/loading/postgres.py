@@ -243,7 +243,7 @@ class PostgresAdapter:
 def _bad_input(target: str, failure: LoaderError) -> LoaderError:
     if not isinstance(failure, pg_input.BadInput):
         return failure  # e.g. an S3 read that failed mid-file: already classified
-    from loader.processing import LoadErrorRow
+    from loader.ports import LoadErrorRow
 
     error = TerminalError(f"target {target}: {failure}", target=target)
     row = LoadErrorRow(target=target, file=failure.file, line=failure.line, reason=str(failure))

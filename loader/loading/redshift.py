@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     from loader.adapters.s3_store import S3Store
     from loader.copy_sql import CopySecrets
     from loader.loading.credentials import Credentials, DbLogin
-    from loader.processing import LoadErrorRow
+    from loader.ports import LoadErrorRow
 
 _SYSTEM_CA = "system"  # libpq >= 16: the operating system's trust store
 _DUPLICATE_COLUMN = "42701"

@@ -40,7 +40,7 @@ if TYPE_CHECKING:
     from loader.deps import Deps
     from loader.loading.credentials import Credentials
     from loader.models import Batch
-    from loader.processing import LoadContext, LoadResult
+    from loader.ports import LoadContext, LoadResult
 
 MAX_BACKOFF_SECONDS = 20.0
 
@@ -139,8 +139,8 @@ class TargetsLoader:
                     attempts += 1
                     loaded = self._attempt(config, target, batch, manifest_url, context, entries)
         except (LeaseLost, SourcesChanged):
-            # LeaseLost: the Processor stops, the new lease holder finishes the batch.
-            # SourcesChanged: the Processor compares the files with S3 again, then reloads.
+            # LeaseLost: the lifecycle stops, the new lease holder finishes the batch.
+            # SourcesChanged: the lifecycle compares the files with S3 again, then reloads.
             raise
         except LoaderError as exc:
             logger.error(

@@ -28,7 +28,7 @@ from config.copy_options import JsonFormat
 from loader.errors import ConfigurationError, LoaderError, TerminalError
 from loader.loading import file_samples
 from loader.log import logger
-from loader.processing import SchemaDrift
+from loader.ports import SchemaDrift
 from loader.schema import ddl
 from loader.schema.drift import (
     Drift,

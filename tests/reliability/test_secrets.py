@@ -44,7 +44,7 @@ from loader.loading.credentials import DbLogin
 from loader.loading.db_errors import describe
 from loader.loading.redshift import connection_params
 from loader.log import logger
-from loader.processing import LoadResult
+from loader.ports import LoadResult
 from loader.service import LoaderService
 from support.events import s3_event
 

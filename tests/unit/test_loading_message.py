@@ -8,7 +8,7 @@ from typing import Any
 from config.models import PrefixConfig
 from loader.loading import message
 from loader.models import Batch, BatchStatus, TargetState
-from loader.processing import LoadErrorRow, LoadResult
+from loader.ports import LoadErrorRow, LoadResult
 from loader.settings import Settings
 
 TOPIC_OK = "arn:aws:sns:us-east-1:123456789012:ok"

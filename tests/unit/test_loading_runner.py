@@ -14,7 +14,7 @@ from loader.errors import LeaseLost, RetryableError, TerminalError
 from loader.loading.job import Loaded, TargetJob, with_error_rows
 from loader.loading.runner import TargetsLoader
 from loader.models import Batch, BatchStatus, TargetState
-from loader.processing import LoadContext, LoadErrorRow
+from loader.ports import LoadContext, LoadErrorRow
 from loader.settings import Settings
 
 NOW = 1_800_000_000.0

@@ -1,108 +1,50 @@
-"""What happens to a batch once it is sealed: manifest, load, outcome. Runs under its lease."""
+r"""The post-seal lifecycle of a batch, under its lease: manifest, load, outcome, and the ways back
+in after a failure (reprocess a failed batch, resume one whose holder stopped).
+
+    sealed --write_manifest--> loading --load--> complete   (notified)
+                                   |      \--> error       (failed manifest copied, notified)
+                                   \--retryable--> loading, leased for a backoff: the sweep
+                                                   resumes it (takes the expired lease over)
+    error --reprocess--> sealed (new lease) --> ...
+
+Every step is safe to repeat: the membership is fixed, the manifest key derives from the batch
+id, and each target's own ledger skips a batch it already committed.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
-
-from pydantic import BaseModel, ConfigDict, Field
+from typing import TYPE_CHECKING, Any
 
 from loader import metrics
 from loader.adapters.s3_store import split_url
 from loader.decisions import retry_delay
-from loader.errors import LeaseLost, LoaderError, RetryableError, SourcesChanged, TerminalError
+from loader.errors import (
+    BatchConflict,
+    LeaseLost,
+    LoaderError,
+    RetryableError,
+    SourcesChanged,
+    TerminalError,
+)
 from loader.log import logger
-from loader.manifest import ManifestBuilder, failed_manifest_key, manifest_key
+from loader.manifest import failed_manifest_url
 from loader.models import Batch, BatchStatus, TargetState
-from loader.source_check import Reconciled, SourceCheck, settle_chunk, settle_sources
-from loader.sources import chunks
+from loader.ports import LoadContext, LoadResult
+from loader.preparation import settle, write_manifest
+from loader.source_check import BatchSources
 
 if TYPE_CHECKING:
     from config.models import AfterLoad, PrefixConfig
     from loader.deps import Deps
+    from loader.ports import BatchLoader, Notifier
 
 
 MAX_SETTLES = 3
 """Loads in a row a batch may lose to files changing under it before it waits for a retry."""
 
 
-class LoadErrorRow(BaseModel):
-    """One rejected input row, as the target reported it (for operators and notifications)."""
-
-    model_config = ConfigDict(frozen=True)
-
-    target: str
-    file: str | None = None
-    line: int | None = None
-    column: str | None = None
-    reason: str
-    code: str | None = None
-    raw_line: str | None = None
-    raw_value: str | None = None
-
-
-class SchemaDrift(BaseModel):
-    """A target's table and its files disagree: what differs, and the DDL that would fix it."""
-
-    model_config = ConfigDict(frozen=True)
-
-    target: str
-    table: str
-    extra_columns: tuple[str, ...] = ()
-    """Columns the files carry and the table lacks, in file order."""
-    missing_columns: tuple[str, ...] = ()
-    """Columns the table requires (positional formats: any it loads) that the files lack."""
-    order_differs: bool = False
-    """Positional files hold the columns in another order than the table."""
-    alter_table: tuple[str, ...] = ()
-    """The ALTER TABLE statements that would add the extra columns (nullable)."""
-    summary: str
-    """One line for people (also part of the target's error)."""
-
-
-class LoadResult(BaseModel):
-    """Per-target outcome of loading one batch."""
-
-    model_config = ConfigDict(frozen=True)
-
-    targets: dict[str, TargetState] = Field(default_factory=dict)
-    error: str | None = None
-    retryable: bool = False
-    error_rows: tuple[LoadErrorRow, ...] = ()
-    """The first rejected rows of failed targets (bounded), for the failure notification."""
-    schema_drift: tuple[SchemaDrift, ...] = ()
-    """Failed targets whose files and table disagree (loader/schema/drift.py)."""
-    duration_ms: int | None = None
-
-    @property
-    def ok(self) -> bool:
-        return self.error is None and all(t.status == "loaded" for t in self.targets.values())
-
-
-@dataclass
-class LoadContext:
-    """What a loader may do while it holds the batch: prove it is alive and record progress."""
-
-    owner: str
-    deadline: float
-    heartbeat: Callable[[], None]
-    record: Callable[[str, TargetState], None]
-    sources: SourceCheck | None = None
-    """The members' registered versions, for targets that check them while loading."""
-
-
-class BatchLoader(Protocol):
-    def load(
-        self, config: PrefixConfig, batch: Batch, manifest_url: str, context: LoadContext
-    ) -> LoadResult: ...
-
-
-class Notifier(Protocol):
-    def batch_finished(self, config: PrefixConfig, batch: Batch, result: LoadResult) -> None: ...
-
-
-class Processor:
+class BatchLifecycle:
     """Drives one leased batch to `complete` or `error`. Every step is safe to repeat."""
 
     def __init__(
@@ -118,11 +60,11 @@ class Processor:
         self._clock = clock
 
     def run(self, config: PrefixConfig, batch: Batch, owner: str, deadline: float) -> Batch:
-        log = logger
+        """Drive a batch `owner` holds (sealed or loading) as far as it goes."""
         try:
             settled = False  # the manifest is written from members checked against S3
             if batch.status is BatchStatus.SEALED:
-                batch = self._write_manifest(config, batch, owner)
+                batch = write_manifest(self._deps, config, batch, owner, self._clock)
                 settled = True
             for _ in range(MAX_SETTLES):
                 if batch.status is not BatchStatus.LOADING:
@@ -139,7 +81,7 @@ class Processor:
                 raise RetryableError("the batch's files kept changing during its loads")
         except LeaseLost as exc:
             # Someone took the batch over (our lease expired): they finish it, we stop.
-            log.warning("lease_lost", batch_id=batch.batch_id, error=str(exc))
+            logger.warning("lease_lost", batch_id=batch.batch_id, error=str(exc))
         except RetryableError as exc:
             batch = self._retry_later(
                 config, batch, owner, LoadResult(error=str(exc), retryable=True)
@@ -147,6 +89,73 @@ class Processor:
         except TerminalError as exc:
             batch = self._fail(config, batch, owner, LoadResult(error=str(exc)))
         return batch
+
+    def reprocess(
+        self, config: PrefixConfig, batch: Batch, owner: str, deadline: float, **fields: Any
+    ) -> Batch:
+        """error -> sealed under `owner`'s lease, then run again: membership is unchanged and
+        each target's ledger skips what it already loaded, so nothing loads twice."""
+        self._omit_moved_members(batch)
+        sealed = self._deps.batches.transition(
+            batch.batch_id,
+            owner=owner,
+            current=BatchStatus.ERROR,
+            wanted=BatchStatus.SEALED,
+            now=self._clock(),
+            lease_seconds=self._deps.settings.lease_seconds,
+            error=None,
+            error_kind=None,
+            failed_manifest_url=None,
+            **fields,
+        )
+        return self.run(config, sealed, owner, deadline)
+
+    def resume(self, config: PrefixConfig, batch: Batch, owner: str, deadline: float) -> Batch:
+        """Take over the expired lease of a sealed or loading batch, then run it."""
+        return self.run(config, self.take_over(batch, owner), owner, deadline)
+
+    def take_over(self, batch: Batch, owner: str) -> Batch:
+        """The expired lease of a sealed or loading batch, now `owner`'s. Raises LeaseLost while
+        its holder's lease is live (or when someone else took it first)."""
+        taken = self._deps.batches.take_over(
+            batch.batch_id,
+            owner=owner,
+            now=self._clock(),
+            lease_seconds=self._deps.settings.lease_seconds,
+        )
+        logger.warning(
+            "lease_recovered",
+            batch_id=batch.batch_id,
+            prefix=batch.prefix,
+            previous_owner=batch.lease.owner if batch.lease else None,
+            status=taken.status.value,
+        )
+        return taken
+
+    def _omit_moved_members(self, batch: Batch) -> None:
+        """Files the ledger has since assigned to a later batch (a re-upload registered under
+        `reupload: reload`, e.g. the fixed file) load there: reprocessing this batch must not
+        load them a second time, so they leave it first (as `--omit` would)."""
+        store = self._deps.batches
+        members = [m.url for m in store.members(batch.batch_id)]
+        ledger = store.known_files(members)
+        moved = [u for u in members if u in ledger and ledger[u].batch_id != batch.batch_id]
+        if not moved:
+            return
+        if len(moved) == len(members):
+            raise BatchConflict(
+                f"batch {batch.batch_id}: every file was re-uploaded into a later batch; "
+                "nothing is left to load (delete the batch)",
+                batch_id=batch.batch_id,
+            )
+        store.omit_members(batch.batch_id, moved, now=self._clock())
+        logger.warning(
+            "reprocess_omitted_reuploads",
+            batch_id=batch.batch_id,
+            files=len(moved),
+            sample=moved[:10],
+            now_in={u: ledger[u].batch_id for u in moved[:10]},
+        )
 
     def _retry_later(
         self, config: PrefixConfig, batch: Batch, owner: str, result: LoadResult
@@ -178,84 +187,6 @@ class Processor:
         )
         return batch
 
-    def _write_manifest(self, config: PrefixConfig, batch: Batch, owner: str) -> Batch:
-        started = self._clock()
-        builder = ManifestBuilder()
-        done = Reconciled()
-        for chunk in chunks(self._deps.batches.members(batch.batch_id)):
-            # Streamed in runs: members are never all held as objects. Each run is compared
-            # with S3 first: files overwritten since registration (loader/sources.py).
-            for member in settle_chunk(
-                self._deps,
-                batch.batch_id,
-                chunk,
-                config.reupload,
-                owner=owner,
-                now=self._clock(),
-                done=done,
-            ):
-                builder.add(member)
-        if done.changed:
-            self._count_settled(done)
-            fresh = self._deps.batches.get_batch(batch.batch_id)
-            assert fresh is not None
-            batch = fresh
-        if builder.count != batch.file_count:
-            # Base-table reads are strongly consistent, so this means a bug or a hand edit.
-            raise RetryableError(
-                "batch membership does not match its count",
-                batch_id=batch.batch_id,
-                members=builder.count,
-                file_count=batch.file_count,
-            )
-        key = manifest_key(config.manifest, batch.prefix, batch.batch_id)
-        url = self._deps.s3.put_manifest(config.manifest.bucket, key, builder.finish())
-        batch = self._deps.batches.transition(
-            batch.batch_id,
-            owner=owner,
-            current=BatchStatus.SEALED,
-            wanted=BatchStatus.LOADING,
-            now=self._clock(),
-            lease_seconds=self._deps.settings.lease_seconds,
-            manifest_url=url,
-        )
-        logger.info(
-            "manifest_written",
-            batch_id=batch.batch_id,
-            prefix=batch.prefix,
-            files=builder.count,
-            bytes=batch.total_bytes,
-            manifest=url,
-            duration_ms=round((self._clock() - started) * 1000),
-        )
-        return batch
-
-    @staticmethod
-    def _count_settled(done: Reconciled) -> None:
-        if done.superseded:
-            metrics.count("FilesSuperseded", done.superseded)
-        if done.adopted:
-            metrics.count("VersionsAdopted", done.adopted)
-
-    def _settle(self, config: PrefixConfig, batch: Batch, owner: str) -> Batch:
-        """Before a later attempt (retry, takeover, reprocess): members overwritten in S3 since
-        the manifest was written are superseded or adopted; the manifest is written again."""
-        done = settle_sources(
-            self._deps, batch.batch_id, config.reupload, owner=owner, now=self._clock()
-        )
-        if not done.changed:
-            return batch
-        self._count_settled(done)
-        fresh = self._deps.batches.get_batch(batch.batch_id)
-        assert fresh is not None and batch.manifest_url is not None
-        if fresh.file_count:
-            builder = ManifestBuilder()
-            for member in self._deps.batches.members(batch.batch_id):
-                builder.add(member)
-            bucket, key = split_url(batch.manifest_url)
-            self._deps.s3.put_manifest(bucket, key, builder.finish())
-        return fresh
-
     def _load(
         self,
         config: PrefixConfig,
@@ -270,7 +201,7 @@ class Processor:
             return batch
         assert batch.manifest_url is not None
         if not settled:
-            batch = self._settle(config, batch, owner)
+            batch = settle(self._deps, config, batch, owner, self._clock())
         if batch.file_count == 0:  # every file was re-uploaded since: each loads on its own
             logger.warning("batch_emptied_by_reuploads", batch_id=batch.batch_id)
             return self._deps.batches.transition(
@@ -298,7 +229,7 @@ class Processor:
             deadline=deadline,
             heartbeat=heartbeat,
             record=record,
-            sources=SourceCheck(self._deps, batch.batch_id),
+            sources=BatchSources(self._deps, batch.batch_id),
         )
         assert batch.manifest_url is not None  # kept by every update of a loading batch
         result = self._loader.load(config, batch, batch.manifest_url, context)
@@ -378,11 +309,12 @@ class Processor:
     ) -> tuple[str | None, str | None]:
         """Copy the manifest under `failed_prefix`, in the bucket it was written to (the
         configuration may have moved since): (its url, None), or (None, why it was not)."""
-        if not batch.manifest_url:
+        failed_url = failed_manifest_url(config.manifest, batch.manifest_url)
+        if batch.manifest_url is None or failed_url is None:
             return None, None
         bucket, key = split_url(batch.manifest_url)
         try:
-            return self._deps.s3.copy(bucket, key, failed_manifest_key(config.manifest, key)), None
+            return self._deps.s3.copy(bucket, key, split_url(failed_url)[1]), None
         except LoaderError as exc:
             logger.error("failed_manifest_not_copied", batch_id=batch.batch_id, error=str(exc))
             return None, f"failed manifest not copied: {exc}"
