@@ -11,13 +11,14 @@ import heapq
 import itertools
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import TYPE_CHECKING
 
 from config.models import normalise_prefix
 from loader.decisions import age_due_at, lease_expired, passes_filter, resolve, seal_reason
-from loader.errors import BatchConflict, ConfigurationError, LoaderError
+from loader.errors import BatchConflictError, ConfigurationError, LoaderError
 from loader.events import Invocation, Message
-from loader.models import Batch, BatchMember, BatchStatus, FileRecord, S3Object
+from loader.models import Batch, BatchMember, BatchStatus, FileRecord, S3Object, SealReason
 from loader.transitions import LEASED
 
 if TYPE_CHECKING:
@@ -41,10 +42,17 @@ def split(url: str) -> tuple[str, str]:
     return bucket, key
 
 
+class ReprocessAction(StrEnum):
+    RETRY = "retry"
+    """A failed batch: error -> sealed under a new lease, then loaded."""
+    RESUME = "resume"
+    """A stuck batch whose lease expired: taken over, then loaded."""
+
+
 @dataclass(frozen=True)
 class ReprocessPlan:
     batch: Batch
-    action: str  # "retry" (a failed batch) | "resume" (a stuck batch whose lease expired)
+    action: ReprocessAction
     load: list[BatchMember]
     omit: list[str]
 
@@ -175,13 +183,13 @@ class Operations:
                 f"batch {batch_id} is complete; `file reprocess` loads single files again"
             )
         omitted = sorted({file_url(u) for u in omit})
-        action = "retry"
+        action = ReprocessAction.RETRY
         if batch.status in LEASED:
             if omitted:
                 raise LoaderError("--omit needs a failed batch: a leased batch's files are fixed")
             if not lease_expired(batch, self.clock()):
                 raise LoaderError(_lease_message(batch, self.clock()))
-            action = "resume"
+            action = ReprocessAction.RESUME
         members = list(self.deps.batches.members(batch_id))
         unknown = sorted(set(omitted) - {m.url for m in members})
         if unknown:
@@ -196,7 +204,7 @@ class Operations:
         skips what is already loaded)."""
         config = self.config(plan.batch.prefix)
         deadline = self.clock() + RUN_SECONDS
-        if plan.action == "resume":
+        if plan.action is ReprocessAction.RESUME:
             return self.service.resume(plan.batch, deadline, config=config)
         if plan.omit:
             self.deps.batches.omit_members(plan.batch.batch_id, plan.omit, now=self.clock())
@@ -242,7 +250,7 @@ class Operations:
         for batch in batches:
             try:
                 self.deps.batches.delete_batch(batch.batch_id, status=batch.status)
-            except BatchConflict as exc:
+            except BatchConflictError as exc:
                 skipped[batch.batch_id] = str(exc)
                 continue
             deleted.append(batch.batch_id)
@@ -378,6 +386,7 @@ def _overdue(config: PrefixConfig, batch: Batch | None, now: float, grace: float
     reason = seal_reason(batch, config.thresholds, now)
     if reason is None:
         return None
-    since = age_due_at(batch, config.thresholds) if reason == "max_age" else batch.last_file_at
+    due = age_due_at(batch, config.thresholds)
+    since = due if reason is SealReason.MAX_AGE else batch.last_file_at
     late = now - (since if since is not None else now)
     return late if late > grace else None

@@ -176,11 +176,31 @@ def overlaps(a: Rule, b: Rule) -> bool:
     return prefixes and suffixes and _events_overlap(a.events, b.events)
 
 
+class Action(StrEnum):
+    """What wiring or unwiring does to the loader's rule of a prefix."""
+
+    ADDED = "added"
+    UPDATED = "updated"
+    UNCHANGED = "unchanged"
+    REMOVED = "removed"
+    ABSENT = "absent"
+
+
+class Coverage(StrEnum):
+    """How a configured prefix's new objects are announced by a bucket's rules."""
+
+    WIRED = "wired"
+    """Some rule announces every object created under the prefix."""
+    PARTIAL = "partial"
+    """Only some creation events, or only some keys (a suffix)."""
+    NOT_WIRED = "not wired"
+
+
 @dataclass(frozen=True)
 class Change:
     """What wiring or unwiring decided: the whole configuration to write (None: nothing to do)."""
 
-    action: str  # "added" | "updated" | "unchanged" | "removed" | "absent"
+    action: Action
     rule: Rule | None
     configuration: dict[str, Any] | None = None
     replaced: list[Rule] = field(default_factory=list)
@@ -212,11 +232,11 @@ def plan_wire(configuration: dict[str, Any], rule: Rule, replace: Sequence[str] 
         raise WiringError(f"no rule with Id {', '.join(missing)} on this bucket (`bucket show`)")
     ours = next((r for r in existing if r.id == rule.id), None)
     if ours is not None and ours.same_delivery(rule) and not replace:
-        return Change("unchanged", rule)
+        return Change(Action.UNCHANGED, rule)
     twin = next((r for r in existing if r.id != rule.id and r.same_delivery(rule)), None)
     if twin is not None and ours is None and not replace:
         note = f"{twin.describe()} already delivers these events (not a loader rule: kept as is)"
-        return Change("unchanged", twin, note=note)
+        return Change(Action.UNCHANGED, twin, note=note)
     dropped = {rule_id_of(rule), *replace}
     conflicts = [r for r in existing if r.id not in dropped and overlaps(r, rule)]
     if conflicts:
@@ -230,7 +250,7 @@ def plan_wire(configuration: dict[str, Any], rule: Rule, replace: Sequence[str] 
     section, _, _ = _WIRE[rule.kind]
     merged[section] = [*merged.get(section, []), rule.to_wire()]
     replaced = [r for r in existing if r.id in set(replace)]
-    return Change("updated" if ours else "added", rule, merged, replaced)
+    return Change(Action.UPDATED if ours else Action.ADDED, rule, merged, replaced)
 
 
 def plan_unwire(configuration: dict[str, Any], prefix: str) -> Change:
@@ -238,14 +258,13 @@ def plan_unwire(configuration: dict[str, Any], prefix: str) -> Change:
     wanted = rule_id(prefix)
     ours = next((r for r in rules_of(configuration) if r.id == wanted), None)
     if ours is None:
-        return Change("absent", None)
-    return Change("removed", ours, _without(configuration, {wanted}))
+        return Change(Action.ABSENT, None)
+    return Change(Action.REMOVED, ours, _without(configuration, {wanted}))
 
 
-def coverage(prefix: str, rules: Sequence[Rule]) -> tuple[str, list[Rule]]:
-    """How a configured prefix's new objects are announced by these rules: "wired" (some rule
-    announces every object created under it), "partial" (only some creation events, or a
-    suffix), or "not wired"; with the rules concerned."""
+def coverage(prefix: str, rules: Sequence[Rule]) -> tuple[Coverage, list[Rule]]:
+    """How a configured prefix's new objects are announced by these rules, with the rules
+    concerned."""
     _, root = listing_root(prefix)
     created = [
         r
@@ -259,8 +278,8 @@ def coverage(prefix: str, rules: Sequence[Rule]) -> tuple[str, list[Rule]]:
         if root.startswith(r.prefix) and not r.suffix and set(DEFAULT_EVENTS) <= set(r.events)
     ]
     if full:
-        return "wired", full
-    return ("partial", created) if created else ("not wired", [])
+        return Coverage.WIRED, full
+    return (Coverage.PARTIAL, created) if created else (Coverage.NOT_WIRED, [])
 
 
 # --- the operator's verbs -----------------------------------------------------------------------

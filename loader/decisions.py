@@ -10,7 +10,7 @@ from functools import lru_cache
 
 from config.models import PrefixConfig, ReuploadPolicy, Thresholds, normalise_prefix
 from loader.errors import ConfigurationError
-from loader.models import Batch, BatchStatus, ConfigSet, FileRecord, S3Object
+from loader.models import Batch, BatchStatus, ConfigSet, FileRecord, S3Object, SealReason
 from loader.transitions import LEASED
 
 
@@ -89,17 +89,17 @@ def age_due_at(batch: Batch, thresholds: Thresholds) -> float | None:
     return batch.first_file_at + thresholds.max_age_seconds
 
 
-def seal_reason(batch: Batch, thresholds: Thresholds, now: float) -> str | None:
+def seal_reason(batch: Batch, thresholds: Thresholds, now: float) -> SealReason | None:
     """Why this open batch must be sealed now, or None. An empty batch is never due."""
     if batch.status is not BatchStatus.OPEN or batch.file_count == 0:
         return None
     if thresholds.max_files is not None and batch.file_count >= thresholds.max_files:
-        return "max_files"
+        return SealReason.MAX_FILES
     if thresholds.max_bytes is not None and batch.total_bytes >= thresholds.max_bytes:
-        return "max_bytes"
+        return SealReason.MAX_BYTES
     due = age_due_at(batch, thresholds)
     if due is not None and now >= due:
-        return "max_age"
+        return SealReason.MAX_AGE
     return None
 
 

@@ -20,16 +20,16 @@ from loader import metrics
 from loader.adapters.s3_store import split_url
 from loader.decisions import retry_delay
 from loader.errors import (
-    BatchConflict,
-    LeaseLost,
+    BatchConflictError,
+    LeaseLostError,
     LoaderError,
     RetryableError,
-    SourcesChanged,
+    SourcesChangedError,
     TerminalError,
 )
 from loader.log import logger
 from loader.manifest import failed_manifest_url
-from loader.models import Batch, BatchStatus, TargetState
+from loader.models import Batch, BatchStatus, ErrorKind, TargetState
 from loader.ports import LoadContext, LoadResult
 from loader.preparation import settle, write_manifest
 from loader.source_check import BatchSources
@@ -72,14 +72,14 @@ class BatchLifecycle:
                 try:
                     batch = self._load(config, batch, owner, deadline, settled=settled)
                     break
-                except SourcesChanged as exc:  # rolled back: compare again, load again
+                except SourcesChangedError as exc:  # rolled back: compare again, load again
                     logger.warning(
                         "sources_changed_during_load", batch_id=batch.batch_id, error=str(exc)
                     )
                     settled = False
             else:
                 raise RetryableError("the batch's files kept changing during its loads")
-        except LeaseLost as exc:
+        except LeaseLostError as exc:
             # Someone took the batch over (our lease expired): they finish it, we stop.
             logger.warning("lease_lost", batch_id=batch.batch_id, error=str(exc))
         except RetryableError as exc:
@@ -115,8 +115,8 @@ class BatchLifecycle:
         return self.run(config, self.take_over(batch, owner), owner, deadline)
 
     def take_over(self, batch: Batch, owner: str) -> Batch:
-        """The expired lease of a sealed or loading batch, now `owner`'s. Raises LeaseLost while
-        its holder's lease is live (or when someone else took it first)."""
+        """The expired lease of a sealed or loading batch, now `owner`'s. Raises LeaseLostError
+        while its holder's lease is live (or when someone else took it first)."""
         taken = self._deps.batches.take_over(
             batch.batch_id,
             owner=owner,
@@ -143,7 +143,7 @@ class BatchLifecycle:
         if not moved:
             return
         if len(moved) == len(members):
-            raise BatchConflict(
+            raise BatchConflictError(
                 f"batch {batch.batch_id}: every file was re-uploaded into a later batch; "
                 "nothing is left to load (delete the batch)",
                 batch_id=batch.batch_id,
@@ -289,7 +289,7 @@ class BatchLifecycle:
                 wanted=BatchStatus.ERROR,
                 now=self._clock(),
                 error=result.error or "load failed",
-                error_kind="retryable" if result.retryable else "terminal",
+                error_kind=ErrorKind.RETRYABLE if result.retryable else ErrorKind.TERMINAL,
                 failed_manifest_url=failed_url,
             )
         except LoaderError as exc:

@@ -29,6 +29,29 @@ class BatchStatus(StrEnum):
     """Failed; visible to operators and reprocessable."""
 
 
+class TargetStatus(StrEnum):
+    """Where one target stands for one batch (a target not yet attempted has no state)."""
+
+    LOADED = "loaded"
+    FAILED = "failed"
+
+
+class ErrorKind(StrEnum):
+    """Why a batch ended in error: a retryable failure whose attempts ran out, or a terminal one."""
+
+    RETRYABLE = "retryable"
+    TERMINAL = "terminal"
+
+
+class SealReason(StrEnum):
+    """What sealed a batch: a threshold (loader/decisions.py), or an operator's flush."""
+
+    MAX_FILES = "max_files"
+    MAX_BYTES = "max_bytes"
+    MAX_AGE = "max_age"
+    FLUSH = "flush"
+
+
 class S3Object(_Model):
     """One object named by a notification, key already URL-decoded."""
 
@@ -61,7 +84,7 @@ class Lease(_Model):
 class TargetState(_Model):
     """Where one target stands for one batch."""
 
-    status: str  # "pending" | "loaded" | "failed"
+    status: TargetStatus
     rows: int | None = None
     error: str | None = None
     attempts: int = 0
@@ -82,13 +105,14 @@ class Batch(_Model):
     last_file_at: float | None = None
     sealed_at: float | None = None
     seal_reason: str | None = None
+    """Why it was sealed: a SealReason's value (kept as text, as stored)."""
     lease: Lease | None = None
     manifest_url: str | None = None
     failed_manifest_url: str | None = None
     completed_at: float | None = None
     load_duration_ms: int | None = None
     error: str | None = None
-    error_kind: str | None = None  # "retryable" | "terminal"
+    error_kind: ErrorKind | None = None
     attempts: int = 0
     last_error: str | None = None
     """The latest retryable failure; set when a retry is scheduled, kept once it loads."""

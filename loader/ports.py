@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from loader.models import TargetState
+from loader.models import TargetState, TargetStatus
 
 if TYPE_CHECKING:
     from config.models import PrefixConfig
@@ -73,7 +73,9 @@ class LoadResult(BaseModel):
 
     @property
     def ok(self) -> bool:
-        return self.error is None and all(t.status == "loaded" for t in self.targets.values())
+        return self.error is None and all(
+            t.status is TargetStatus.LOADED for t in self.targets.values()
+        )
 
 
 class SourceCheck(Protocol):
@@ -88,7 +90,7 @@ class SourceCheck(Protocol):
         ...
 
     def verify(self, target: str) -> None:
-        """Raise SourcesChanged (retryable) if any member changed."""
+        """Raise SourcesChangedError (retryable) if any member changed."""
         ...
 
 

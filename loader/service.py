@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from loader import metrics
 from loader.decisions import age_due_at, lease_expired, passes_filter, resolve, seal_reason
-from loader.errors import BatchConflict, ConfigurationError, LoaderError
+from loader.errors import BatchConflictError, ConfigurationError, LoaderError
 from loader.events import (
     FlushTimer,
     Ignored,
@@ -27,7 +27,7 @@ from loader.events import (
 )
 from loader.lifecycle import BatchLifecycle
 from loader.log import logger
-from loader.models import Batch, BatchStatus, S3Object
+from loader.models import Batch, BatchStatus, S3Object, SealReason
 from loader.reconcile import ReconcileReport, reconcile
 
 if TYPE_CHECKING:
@@ -221,7 +221,7 @@ class LoaderService:
             self.deps.batches.mark_timer_armed(batch.batch_id)
 
     def seal_and_process(
-        self, config: PrefixConfig, batch: Batch, reason: str, deadline: float
+        self, config: PrefixConfig, batch: Batch, reason: SealReason, deadline: float
     ) -> Batch | None:
         lease = self.deps.settings.lease_seconds
         try:
@@ -233,7 +233,7 @@ class LoaderService:
                 now=self.clock(),
                 lease_seconds=lease,
             )
-        except BatchConflict:
+        except BatchConflictError:
             logger.debug("seal_lost", batch_id=batch.batch_id)  # another worker sealed it
             return None
         logger.info(
@@ -285,7 +285,7 @@ class LoaderService:
         logger.info("auto_reprocess", batch_id=batch_id, attempt=batch.auto_reprocessed + 1)
         try:
             return self.retry_failed(batch, deadline, auto_reprocessed=batch.auto_reprocessed + 1)
-        except BatchConflict:
+        except BatchConflictError:
             return None  # someone else is reprocessing it
 
     def on_timer(self, timer: FlushTimer, deadline: float) -> None:
@@ -311,7 +311,7 @@ class LoaderService:
         batch = self.deps.batches.open_batch(config.prefix)
         if batch is None or batch.file_count == 0:
             return None
-        return self.seal_and_process(config, batch, "flush", deadline)
+        return self.seal_and_process(config, batch, SealReason.FLUSH, deadline)
 
     # --- the sweep: safety net for timers and crashed workers ------------------------------
 
@@ -379,7 +379,7 @@ class LoaderService:
             return False
         try:
             taken = self._lifecycle.take_over(batch, self.owner)
-        except BatchConflict:
+        except BatchConflictError:
             return False
         self._run(config, taken, deadline)
         return True

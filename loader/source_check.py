@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import TYPE_CHECKING
 
-from loader.errors import SourcesChanged
+from loader.errors import SourcesChangedError
 from loader.log import logger
 from loader.sources import SourcePlan, changed_since, chunks, plan_sources
 
@@ -122,7 +122,7 @@ class BatchSources:
         """Raise (retryable: the next attempt settles the sources first) if any changed."""
         changed = self.changed()
         if changed:
-            raise SourcesChanged(
+            raise SourcesChangedError(
                 f"target {target}: {len(changed)} file(s) changed in S3 during the load "
                 f"(e.g. {changed[0]}); rolled back",
                 target=target,

@@ -13,6 +13,7 @@ import typer
 from config.models import normalise_prefix
 from loader.bucket_wiring import (
     DEFAULT_EVENTS,
+    Action,
     Change,
     Rule,
     coverage,
@@ -68,14 +69,16 @@ def _report(change: Change, prefix: str, fmt: Format, dry_run: bool = False) -> 
         return
     if dry_run and change.configuration is not None:
         out.print(json.dumps(change.configuration, indent=2), markup=False)
-    verb = {"added": "wired", "updated": "rewired", "removed": "unwired"}.get(change.action)
+    verb = {Action.ADDED: "wired", Action.UPDATED: "rewired", Action.REMOVED: "unwired"}.get(
+        change.action
+    )
     rule = change.rule
     if verb and rule is not None:
         where = f"prefix {rule.prefix!r}" if rule.prefix else "the whole bucket (no filter)"
         (warn if dry_run else ok)(
             f"{'would be ' if dry_run else ''}{verb}  {prefix}  ({rule.id}: {where})"
         )
-    elif change.action == "absent":
+    elif change.action is Action.ABSENT:
         warn(f"{prefix} has no loader rule on its bucket; nothing to remove")
     else:
         ok(f"already wired  {prefix}")

@@ -33,6 +33,7 @@ from config.identifiers import split_table_name
 from config.models import PrefixConfig
 from loader.copy_sql import quote_ident, quote_name
 from loader.errors import ConfigurationError
+from loader.models import TargetStatus
 from loader.ports import LoadErrorRow, SchemaDrift
 from setup_cli.documents import to_document
 from setup_cli.inference import SampleFile, infer
@@ -57,8 +58,7 @@ class TargetTrial:
     name: str
     type: str
     table: str
-    status: str
-    """`loaded` or `failed`."""
+    status: TargetStatus
     rows: int | None
     error: str | None
     error_rows: tuple[LoadErrorRow, ...]
@@ -71,7 +71,7 @@ class TargetTrial:
 
     @property
     def clean(self) -> bool:
-        return self.status == "loaded" and not self.error_rows
+        return self.status is TargetStatus.LOADED and not self.error_rows
 
 
 @dataclass(frozen=True)
@@ -139,7 +139,7 @@ def _stopped_early(config: PrefixConfig, trials: Sequence[TargetTrial]) -> bool:
     options = config.copy_options
     if options.format.type in ("parquet", "orc") or (options.max_error or 0) >= MAX_ERROR:
         return False
-    return any(t.status == "failed" and t.error_rows for t in trials)
+    return any(t.status is TargetStatus.FAILED and t.error_rows for t in trials)
 
 
 def _every_rejected_row(
@@ -428,7 +428,7 @@ def _target_trial(
         name=target.name,
         type=target.type,
         table=target.table,
-        status=state.status if state else "failed",
+        status=state.status if state else TargetStatus.FAILED,
         rows=state.rows if state else None,
         error=state.error if state else result.error,
         error_rows=rows,

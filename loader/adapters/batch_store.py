@@ -26,7 +26,7 @@ from botocore.exceptions import ClientError
 from config.models import ReuploadPolicy
 from loader.adapters.codec import decode, encode, names, values
 from loader.decisions import Arrival, classify_arrival
-from loader.errors import BatchConflict, LeaseLost, RetryableError, classify_aws_error
+from loader.errors import BatchConflictError, LeaseLostError, RetryableError, classify_aws_error
 from loader.models import (
     Batch,
     BatchMember,
@@ -40,7 +40,7 @@ from loader.models import (
 from loader.retry import retrying
 from loader.sources import Current
 from loader.tables import PREFIX_INDEX, STATUS_INDEX, TableNames
-from loader.transitions import LEASED, check
+from loader.transitions import LEASED, check_transition
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -487,9 +487,9 @@ class BatchStore:
     ) -> Batch:
         """open -> sealed under a lease held by `owner`; the prefix moves to a new open batch.
 
-        Raises BatchConflict if the batch is no longer open (someone else sealed it) or empty.
+        Raises BatchConflictError if the batch is no longer open (someone else sealed it) or empty.
         """
-        check(BatchStatus.OPEN, BatchStatus.SEALED)
+        check_transition(BatchStatus.OPEN, BatchStatus.SEALED)
         successor = new_batch_id(now)
         seal = {
             "Update": {
@@ -542,7 +542,7 @@ class BatchStore:
         )
         if cancelled is not None:
             current = _batch_from_item(cancelled.items[0]) if cancelled.items[0] else None
-            raise BatchConflict(
+            raise BatchConflictError(
                 f"batch {batch_id} could not be sealed",
                 current=current,
                 batch_id=batch_id,
@@ -585,7 +585,7 @@ class BatchStore:
                 sealed=BatchStatus.SEALED.value,
                 loading=BatchStatus.LOADING.value,
             ),
-            lost=LeaseLost,
+            lost=LeaseLostError,
         )
 
     @retrying()
@@ -602,7 +602,7 @@ class BatchStore:
                 sealed=BatchStatus.SEALED.value,
                 loading=BatchStatus.LOADING.value,
             ),
-            lost=LeaseLost,
+            lost=LeaseLostError,
         )
 
     @retrying()
@@ -628,7 +628,7 @@ class BatchStore:
                 sealed=BatchStatus.SEALED.value,
                 loading=BatchStatus.LOADING.value,
             ),
-            lost=LeaseLost,
+            lost=LeaseLostError,
         )
 
     @retrying()
@@ -644,7 +644,7 @@ class BatchStore:
         **fields: Any,
     ) -> Batch:
         """Move a batch along the transition table; leased states require the caller's lease."""
-        check(current, wanted)
+        check_transition(current, wanted)
         sets = {"status": wanted.value, "updated_at": now, **fields}
         if wanted in LEASED and owner is not None and lease_seconds is not None:
             sets.update(lease_owner=owner, lease_expires_at=now + lease_seconds)
@@ -669,7 +669,7 @@ class BatchStore:
             condition,
             attr_names,
             attr_values,
-            lost=LeaseLost if current in LEASED else BatchConflict,
+            lost=LeaseLostError if current in LEASED else BatchConflictError,
         )
 
     @retrying()
@@ -683,7 +683,7 @@ class BatchStore:
             "#lease_owner = :owner",
             names("targets", "updated_at", "lease_owner") | {"#target": target},
             values(state=state.model_dump(), now=now, owner=owner),
-            lost=LeaseLost,
+            lost=LeaseLostError,
         )
 
     @retrying()
@@ -705,7 +705,7 @@ class BatchStore:
         attr_names: dict[str, str],
         attr_values: dict[str, Any],
         *,
-        lost: type[BatchConflict],
+        lost: type[BatchConflictError],
     ) -> Batch:
         try:
             response = self._db.update_item(
@@ -864,7 +864,7 @@ class BatchStore:
                 sealed=BatchStatus.SEALED.value,
                 loading=BatchStatus.LOADING.value,
             ),
-            lost=LeaseLost,
+            lost=LeaseLostError,
         )
 
     def omit_members(
@@ -880,7 +880,9 @@ class BatchStore:
         wanted = sorted(set(urls))
         missing = [u for u in wanted if u not in members]
         if missing:
-            raise BatchConflict(f"not members of batch {batch_id}: {missing}", batch_id=batch_id)
+            raise BatchConflictError(
+                f"not members of batch {batch_id}: {missing}", batch_id=batch_id
+            )
         for start in range(0, len(wanted), FILES_PER_TRANSACTION):
             chunk = [members[u] for u in wanted[start : start + FILES_PER_TRANSACTION]]
             ledger = self.known_files([m.url for m in chunk])
@@ -888,7 +890,7 @@ class BatchStore:
             cancelled = self._transact_retrying(items)
             if cancelled is not None:
                 current = _batch_from_item(cancelled.items[0]) if cancelled.items[0] else None
-                raise BatchConflict(
+                raise BatchConflictError(
                     f"files could not be omitted from batch {batch_id}",
                     current=current,
                     batch_id=batch_id,
@@ -972,7 +974,9 @@ class BatchStore:
                 items.append(self._ledger_adopt(member.url, batch_id, current))
             cancelled = self._transact_retrying(items)
             if cancelled is not None and cancelled.codes[0] != "None":
-                raise LeaseLost(f"batch {batch_id}: adopting current versions", batch_id=batch_id)
+                raise LeaseLostError(
+                    f"batch {batch_id}: adopting current versions", batch_id=batch_id
+                )
             if cancelled is not None:  # a ledger record moved meanwhile: adopt the members only
                 self._transact_retrying(items[:1] + items[1::2])
         batch = self.get_batch(batch_id)
@@ -1035,7 +1039,9 @@ class BatchStore:
         The ledger keeps its records, so the files are still never registered twice.
         """
         if status in LEASED or status is BatchStatus.OPEN:
-            raise BatchConflict(f"batch {batch_id} is {status}: only finished batches are deleted")
+            raise BatchConflictError(
+                f"batch {batch_id} is {status}: only finished batches are deleted"
+            )
         # complete|error --delete--> (gone). Condition "still finished as listed": a batch that
         # was reprocessed since (error -> sealed) keeps everything. The header goes first:
         # members without a header are inert, a header without members would load nothing.
@@ -1051,7 +1057,7 @@ class BatchStore:
         except ClientError as exc:
             if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
                 item: Any = exc.response.get("Item")
-                raise BatchConflict(
+                raise BatchConflictError(
                     f"batch {batch_id} is no longer {status}",
                     current=_batch_from_item(item) if item else None,
                     batch_id=batch_id,

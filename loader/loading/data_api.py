@@ -7,7 +7,7 @@ and the attempt fails as retryable. Rows come from the script's COUNT sub-statem
 
 The load check (load_check.py) cannot run between the statements of one batch: its VERIFY
 sub-statement is a guard (load_history.guard_sql) that fails the transaction on a mismatch with
-the numbers in its error text, which become the same `LoadCheckFailed` as over psycopg2.
+the numbers in its error text, which become the same `LoadCheckError` as over psycopg2.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from loader import metrics
 from loader.errors import (
-    LeaseLost,
+    LeaseLostError,
     LoaderError,
     RetryableError,
     TerminalError,
@@ -30,7 +30,7 @@ from loader.loading import ledger, load_check, load_errors, load_history
 from loader.loading.db_errors import describe, is_transient
 from loader.loading.job import Loaded, TargetJob, with_error_rows
 from loader.loading.ledger import Dialect
-from loader.loading.load_check import Expected, LoadCheckFailed
+from loader.loading.load_check import Expected, LoadCheckError
 from loader.loading.redshift_sql import redshift_script
 from loader.loading.script import Script, StepKind
 from loader.log import logger
@@ -115,7 +115,9 @@ class DataApiAdapter:
             run.submit([step.sql for step in script.setup])
             try:
                 statement_id = run.submit_load([step.sql for step in script.steps])
-            except _AlreadyLoaded:  # another holder committed it while we loaded: ours rolled back
+            except (
+                _AlreadyLoadedError
+            ):  # another holder committed it while we loaded: ours rolled back
                 again = run.query(
                     ledger.lookup_sql(
                         target.ledger_schema, job.batch.batch_id, target.name, Dialect.REDSHIFT
@@ -150,7 +152,7 @@ class DataApiAdapter:
         self._ledgers.add(key)
 
 
-class _AlreadyLoaded(LoaderError):
+class _AlreadyLoadedError(LoaderError):
     """The re-check guard failed the transaction: another holder committed the batch."""
 
 
@@ -192,7 +194,7 @@ class _Run:
         """`submit`, plus the rejected rows when the load fails for good."""
         try:
             return self.submit(sqls)
-        except (LoadCheckFailed, LeaseLost, _AlreadyLoaded):
+        except (LoadCheckError, LeaseLostError, _AlreadyLoadedError):
             raise  # nothing was rejected
         except TerminalError as exc:
             raise with_error_rows(exc, self._error_rows()) from None
@@ -227,7 +229,7 @@ class _Run:
     def _heartbeat(self, statement_id: str) -> None:
         try:
             self.job.heartbeat()
-        except LeaseLost:
+        except LeaseLostError:
             self._cancel(statement_id)  # the new lease holder loads the batch, not us
             raise
 
@@ -239,12 +241,12 @@ class _Run:
 
     def _failed(self, status: str, text: str) -> LoaderError:
         if status == "FAILED" and ledger.FENCE_LOST_MARK in text:
-            return LeaseLost(
+            return LeaseLostError(
                 f"target {self.target.name}: a newer lease holder claimed the batch; rolled back",
                 target=self.target.name,
             )
         if status == "FAILED" and ledger.ALREADY_LOADED_MARK in text:
-            return _AlreadyLoaded(f"target {self.target.name}: committed by another holder")
+            return _AlreadyLoadedError(f"target {self.target.name}: committed by another holder")
         checked = self._check_failure(text) if status == "FAILED" else None
         if checked is not None:
             return checked
@@ -263,13 +265,13 @@ class _Run:
         reported = load_history.parse_guard(text, self.expected, serverless=serverless)
         if reported is None:
             return None
-        mismatch = load_check.check(self.expected, reported)
+        mismatch = load_check.find_mismatch(self.expected, reported)
         if mismatch is None:  # the guard and the check disagree: report the guard's numbers
             text = text.split(load_history.GUARD_MARK, 1)[1].strip('"')
             return TerminalError(
                 f"target {self.target.name}: load check failed:{text}", target=self.target.name
             )
-        return LoadCheckFailed(self.target.name, mismatch)
+        return LoadCheckError(self.target.name, mismatch)
 
     def _error_rows(self) -> tuple[LoadErrorRow, ...]:
         serverless = self.target.workgroup_name is not None

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from loader.schema import footers
-from loader.schema.samples import Sample, UnreadableSample, decompress_head, read_sample
+from loader.schema.samples import Sample, UnreadableSampleError, decompress_head, read_sample
 
 if TYPE_CHECKING:
     from config.copy_options import CopyOptions
@@ -23,7 +23,7 @@ MAX_FILES = 20
 def read_samples(
     s3: S3Store, urls: Sequence[str], options: CopyOptions, *, files: int = MAX_FILES
 ) -> list[Sample]:
-    """One sample per file, for the first `files` URLs. Raises UnreadableSample."""
+    """One sample per file, for the first `files` URLs. Raises UnreadableSampleError."""
     return [read_one(s3, url, options) for url in urls[:files]]
 
 
@@ -39,8 +39,8 @@ def read_one(s3: S3Store, url: str, options: CopyOptions) -> Sample:
     head = s3.read_range(url, first=0, last=HEAD_BYTES - 1)
     data = decompress_head(head, options.compression)
     if data is None:
-        raise UnreadableSample(f"{options.compression} input cannot be sampled here")
+        raise UnreadableSampleError(f"{options.compression} input cannot be sampled here")
     try:
         return read_sample(url, data, options, complete=len(head) < HEAD_BYTES)
-    except UnreadableSample as exc:
-        raise UnreadableSample(f"{url}: {exc}") from None
+    except UnreadableSampleError as exc:
+        raise UnreadableSampleError(f"{url}: {exc}") from None

@@ -30,14 +30,14 @@ created (generation 0) before the load transaction opens. At the end of the tran
 the batch's rows and just before the ledger row, the holder claims it:
 
     UPDATE load_fences SET generation = G ... WHERE batch = B AND target = T AND generation <= G
-    -- not claimed: a newer lease holder got there first -> roll back (LeaseLost)
+    -- not claimed: a newer lease holder got there first -> roll back (LeaseLostError)
     SELECT ... FROM loaded_batches ...   -- claimed, but someone committed meanwhile -> roll back
     INSERT INTO loaded_batches ...; COMMIT
 
 Two holders of one batch therefore write the same row before either can commit, and that is
 what serialises them in every database, clocks aside (docs/loading.md, "Fencing"):
 - PostgreSQL (READ COMMITTED): the second UPDATE waits for the first transaction; once it
-  commits, the second re-reads the row: a newer generation is not claimed (LeaseLost), an older
+  commits, the second re-reads the row: a newer generation is not claimed (LeaseLostError), an older
   one is, and the re-check then sees the committed ledger row (already loaded).
 - Redshift (SERIALIZABLE or SNAPSHOT isolation): concurrent writes to one row cannot both
   commit; the later one fails with a serializable isolation violation (retryable), and the

@@ -10,8 +10,8 @@ The Data API runs the whole script as one `batch_execute_statement`: nothing can
 between its statements. There the VERIFY step is a guard that computes the same numbers and, on a
 mismatch, fails its statement (and so the transaction) with an invalid cast whose text carries
 them: `invalid input syntax for integer: "s3rl-load-check query=.. files=.. ..."`.
-`parse_guard` reads them back for `load_check.check`, which words the message. The guard names
-the missing files by their manifest position when the manifest has at most `MAX_GUARD_ENTRIES`
+`parse_guard` reads them back for `load_check.find_mismatch`, which words the message. The guard
+names the missing files by their manifest position when the manifest has at most `MAX_GUARD_ENTRIES`
 entries (each entry's URL is part of the SQL).
 
 Serverless has no STL tables: `sys_load_detail` (no rejected-row count) is read instead.
@@ -28,10 +28,10 @@ from loader.loading.load_check import (
     BOUNDS,
     HISTORY_NAME_CHARS,
     Expected,
-    FileRecord,
+    FileLines,
     Reported,
     history_name,
-    summarize,
+    reported_totals,
 )
 
 MAX_GUARD_ENTRIES = 100
@@ -65,11 +65,11 @@ def reported_from_rows(
 ) -> Reported:
     """`history_sql` rows (query, name, lines, errors) and the COPY's count, summed."""
     files = [
-        FileRecord(str(name or ""), int(lines or 0), None if errors is None else int(errors))
+        FileLines(str(name or ""), int(lines or 0), None if errors is None else int(errors))
         for _, name, lines, errors in records
     ]
     query = int(records[0][0]) if records and records[0][0] is not None else None
-    return summarize(files, rows=rows, header_rows=header_rows, query=query)
+    return reported_totals(files, rows=rows, header_rows=header_rows, query=query)
 
 
 def guard_sql(expected: Expected, *, serverless: bool) -> str:

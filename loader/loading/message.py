@@ -17,6 +17,8 @@ from typing import TYPE_CHECKING, Any
 from loader.copy_sql import redact
 from loader.loading.outcome import describe_row
 from loader.manifest import failed_manifest_url
+from loader.models import BatchStatus, TargetStatus
+from loader.ports import LoadErrorRow
 
 if TYPE_CHECKING:
     from config.models import PrefixConfig
@@ -26,6 +28,8 @@ if TYPE_CHECKING:
 
 SCHEMA = "s3-redshift-loader/batch-outcome/1"
 SUBJECT_PREFIX = "[s3-redshift-loader]"
+NOT_ATTEMPTED = "not attempted"
+"""A target's status in the document when the batch failed before reaching it."""
 MAX_SUBJECT = 99  # SNS: ASCII, no line breaks, fewer than 100 characters
 EMAIL_ROWS = 10
 
@@ -77,7 +81,7 @@ def document(
     return {
         "schema": SCHEMA,
         "summary": summary_line(result.ok, batch, targets, result.error),
-        "status": "complete" if result.ok else "error",
+        "status": (BatchStatus.COMPLETE if result.ok else BatchStatus.ERROR).value,
         "batch_id": batch.batch_id,
         "prefix": batch.prefix,
         "files": batch.file_count,
@@ -116,7 +120,7 @@ def summary_line(ok: bool, batch: Batch, targets: list[dict[str, Any]], error: s
         rows = sum(t["rows"] or 0 for t in targets)
         names = ", ".join(t["name"] for t in targets)
         return f"LOADED: {head}: {rows} rows into {names}."
-    failed = [t["name"] for t in targets if t["status"] == "failed"]
+    failed = [t["name"] for t in targets if t["status"] == TargetStatus.FAILED]
     first = (_clean(error) or "load failed").split(" | ")[0]
     return f"FAILED: {head}: target(s) {', '.join(failed) or '-'} failed: {first}"
 
@@ -147,8 +151,6 @@ def email_text(document: dict[str, Any]) -> str:
 
 
 def describe_row_dict(row: dict[str, Any]) -> str:
-    from loader.ports import LoadErrorRow
-
     return describe_row(LoadErrorRow.model_validate(row))
 
 
@@ -156,7 +158,7 @@ def _target(name: str, kind: str, state: TargetState | None) -> dict[str, Any]:
     return {
         "name": name,
         "type": kind,
-        "status": state.status if state else "not attempted",
+        "status": state.status.value if state else NOT_ATTEMPTED,
         "rows": state.rows if state else None,
         "attempts": state.attempts if state else 0,
         "error": _clean(state.error) if state else None,

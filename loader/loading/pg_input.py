@@ -42,7 +42,7 @@ class Readable(Protocol):
     def read(self, size: int = -1, /) -> bytes: ...
 
 
-class BadInput(TerminalError):
+class BadInputError(TerminalError):
     """A record the loader itself could not read (bad JSON, bad UTF-8, broken compression)."""
 
     def __init__(self, message: str, *, file: str, line: int | None) -> None:
@@ -143,7 +143,7 @@ def pg_copy_sql(table: str, columns: Sequence[str] | None, plan: PgCopyPlan) -> 
 def decompressed(body: Readable, compression: str, url: str) -> Readable:
     """The object's bytes, decompressed as configured (the plan has checked zstd exists).
 
-    Network failures while reading become RetryableError, undecodable data BadInput.
+    Network failures while reading become RetryableError, undecodable data BadInputError.
     """
     raw: Any = _Guarded(body, url, network=True)  # file-like enough for the decompressors
     stream: Readable
@@ -176,7 +176,7 @@ class _Guarded:
         except (BotoCoreError, OSError, EOFError, zlib.error, ValueError) as exc:
             if self._network:
                 raise RetryableError(f"reading {self._url} failed: {exc}") from exc
-            raise BadInput(f"cannot decompress: {exc}", file=self._url, line=None) from exc
+            raise BadInputError(f"cannot decompress: {exc}", file=self._url, line=None) from exc
 
 
 def lines(stream: Readable) -> Iterator[bytes]:
@@ -306,7 +306,7 @@ class JsonRows:
             for document in parsed:
                 yield start, document
         if buffer.strip():
-            raise BadInput("incomplete JSON record at end of file", file=self._url, line=start)
+            raise BadInputError("incomplete JSON record at end of file", file=self._url, line=start)
 
     def _parse(self, buffer: str, start: int, number: int) -> tuple[list[Any], str]:
         documents: list[Any] = []
@@ -321,18 +321,22 @@ class JsonRows:
             except json.JSONDecodeError as exc:
                 if exc.pos >= len(buffer.rstrip()) and len(buffer) < MAX_JSON_DOCUMENT:
                     return documents, buffer[pos:]  # incomplete: read the next line
-                raise BadInput(f"invalid JSON: {exc.msg}", file=self._url, line=number) from exc
+                raise BadInputError(
+                    f"invalid JSON: {exc.msg}", file=self._url, line=number
+                ) from exc
             documents.append(document)
 
     def _decode(self, raw: bytes, number: int) -> str:
         try:
             return raw.decode("utf-8")
         except UnicodeDecodeError as exc:
-            raise BadInput(f"invalid UTF-8: {exc.reason}", file=self._url, line=number) from exc
+            raise BadInputError(
+                f"invalid UTF-8: {exc.reason}", file=self._url, line=number
+            ) from exc
 
     def _row(self, document: Any, line: int) -> str:
         if not isinstance(document, dict):
-            raise BadInput("a JSON record must be an object", file=self._url, line=line)
+            raise BadInputError("a JSON record must be an object", file=self._url, line=line)
         if self._ignorecase:
             document = {str(k).lower(): v for k, v in document.items()}
             values = [document.get(c.lower()) for c in self._columns]

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from loader.errors import LeaseLost, RetryableError
+from loader.errors import LeaseLostError, RetryableError
 from loader.loading import ledger
 from loader.loading.script import Script, Step, StepKind
 from loader.log import logger
@@ -102,7 +102,7 @@ def run_script(
     time is left than the statement timeout, the timeout is lowered before the next step.
     Errors propagate unchanged (the caller classifies them and rolls back), as do those of
     `verify`, called with the rows of the VERIFY step (the load check) and the rows copied.
-    A fence not claimed (a newer lease holder has it) rolls back and raises LeaseLost.
+    A fence not claimed (a newer lease holder has it) rolls back and raises LeaseLostError.
     `before_claim` runs after the batch's rows and before the claim (the source check: its
     error propagates, and the caller's rollback undoes the rows).
     """
@@ -125,7 +125,7 @@ def run_script(
                     return Committed(rows=int(found[0] or 0), already_loaded=True)
             elif step.kind is StepKind.FENCE and cur.rowcount == 0:
                 conn.rollback()
-                raise LeaseLost(
+                raise LeaseLostError(
                     f"target {target}: a newer lease holder claimed the batch; rolled back",
                     target=target,
                 )

@@ -17,7 +17,7 @@ from loader.loading import load_check, load_errors, pg_input, pg_session
 from loader.loading.db_errors import classify_db_error
 from loader.loading.job import Loaded, TargetJob, bad_statement, with_error_rows
 from loader.loading.ledger import Dialect
-from loader.loading.load_check import Expected, FileRecord, LoadCheckFailed, RowRule
+from loader.loading.load_check import Expected, FileLines, LoadCheckError, RowRule
 from loader.loading.script import Script, Step, build_script, set_rows_sql
 from loader.manifest import manifest_urls
 
@@ -88,7 +88,7 @@ class _Feeder:
         self.current: str | None = None
         self.origins: list[int] | None = None
         self.failure: LoaderError | None = None
-        self.streamed: list[FileRecord] = []
+        self.streamed: list[FileLines] = []
         """Per file streamed: its lines, header included (JSON: its records)."""
         self.copied = 0
 
@@ -97,7 +97,7 @@ class _Feeder:
             self._copy_file(cur, step, url)
         self.current = None
         if self.expected is not None:
-            reported = load_check.summarize(
+            reported = load_check.reported_totals(
                 self.streamed,
                 rows=self.copied,
                 header_rows=self.expected.header_rows,
@@ -116,7 +116,7 @@ class _Feeder:
             lines = len(self.origins)
         else:
             lines = self.plan.skip_lines + counter.lines
-        self.streamed.append(FileRecord(url, lines))
+        self.streamed.append(FileLines(url, lines))
 
     def _reader(self, url: str, counter: pg_input.LineCounter) -> pg_input.ChunkReader:
         body = self.s3.open(url, etag=self.etags.get(url))
@@ -171,7 +171,7 @@ class PostgresAdapter:
             )
         except psycopg2.Error as exc:
             raise self._failure(conn, target, exc, feeder) from None
-        except LoadCheckFailed:
+        except LoadCheckError:
             pg_session.rollback_quietly(conn)
             raise
         finally:
@@ -241,7 +241,7 @@ class PostgresAdapter:
 
 
 def _bad_input(target: str, failure: LoaderError) -> LoaderError:
-    if not isinstance(failure, pg_input.BadInput):
+    if not isinstance(failure, pg_input.BadInputError):
         return failure  # e.g. an S3 read that failed mid-file: already classified
     from loader.ports import LoadErrorRow
 

@@ -18,7 +18,7 @@ from loader.loading import load_check, load_errors, load_history, pg_session
 from loader.loading.db_errors import classify_db_error
 from loader.loading.job import Loaded, TargetJob, with_error_rows, with_schema_drift
 from loader.loading.ledger import Dialect
-from loader.loading.load_check import LoadCheckFailed
+from loader.loading.load_check import LoadCheckError
 from loader.loading.redshift_sql import redshift_script
 from loader.loading.script import Script
 from loader.loading.table_prep import SchemaDriftError, TablePrep
@@ -100,7 +100,7 @@ class RedshiftAdapter:
         except psycopg2.Error as exc:
             # `from None`: psycopg2's text may quote the statement, secrets and all.
             raise self._failure(conn, target, exc, secrets, tables, added) from None
-        except (LoadCheckFailed, SchemaDriftError, ConfigurationError, RetryableError):
+        except (LoadCheckError, SchemaDriftError, ConfigurationError, RetryableError):
             pg_session.rollback_quietly(conn)
             raise
         finally:  # closing also ends a transaction an unexpected error left open

@@ -4,7 +4,7 @@ For each target of the configuration, in order:
 - a target the batch already records as loaded (an earlier invocation) is skipped;
 - otherwise attempts run until one succeeds, the error is terminal, the attempts are used up or
   the time is: before each attempt the lease is renewed (`context.heartbeat()`, which raises
-  LeaseLost if another worker took the batch) and the attempt gets a statement timeout from the
+  LeaseLostError if another worker took the batch) and the attempt gets a statement timeout from the
   time left (timing.py); transient errors wait a jittered, growing interval first;
 - the target's state is recorded on the batch (`context.record`).
 
@@ -19,9 +19,9 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, cast
 
 from loader import metrics
-from loader.errors import LeaseLost, LoaderError, RetryableError, SourcesChanged
+from loader.errors import LeaseLostError, LoaderError, RetryableError, SourcesChangedError
 from loader.loading import outcome
-from loader.loading.job import Loaded, TargetAdapter, TargetJob, error_rows, schema_drift
+from loader.loading.job import Loaded, TargetAdapter, TargetJob
 from loader.loading.timing import (
     MIN_LOAD_SECONDS,
     SAFETY_SECONDS,
@@ -30,6 +30,7 @@ from loader.loading.timing import (
 )
 from loader.log import logger
 from loader.manifest import manifest_urls
+from loader.models import TargetStatus
 
 if TYPE_CHECKING:
     from tenacity import RetryCallState
@@ -91,7 +92,7 @@ class TargetsLoader:
         entries = self._manifest_entries(manifest_url)
         for target in config.targets:
             prior = batch.targets.get(target.name)
-            if prior is not None and prior.status == "loaded":
+            if prior is not None and prior.status is TargetStatus.LOADED:
                 logger.info(
                     "target_skipped",
                     batch_id=batch.batch_id,
@@ -104,7 +105,7 @@ class TargetsLoader:
             context.record(target.name, done.state)
             outcomes.append(done)
         duration_ms = round((self._clock() - started) * 1000)
-        return outcome.summarize(outcomes, duration_ms=duration_ms)
+        return outcome.load_result(outcomes, duration_ms=duration_ms)
 
     def _load_target(
         self,
@@ -138,9 +139,9 @@ class TargetsLoader:
                 with attempt:
                     attempts += 1
                     loaded = self._attempt(config, target, batch, manifest_url, context, entries)
-        except (LeaseLost, SourcesChanged):
-            # LeaseLost: the lifecycle stops, the new lease holder finishes the batch.
-            # SourcesChanged: the lifecycle compares the files with S3 again, then reloads.
+        except (LeaseLostError, SourcesChangedError):
+            # LeaseLostError: the lifecycle stops, the new lease holder finishes the batch.
+            # SourcesChangedError: the lifecycle compares the files with S3 again, then reloads.
             raise
         except LoaderError as exc:
             logger.error(
@@ -155,8 +156,8 @@ class TargetsLoader:
                 target.name,
                 exc,
                 attempts=attempts,
-                error_rows=error_rows(exc),
-                schema_drift=schema_drift(exc),
+                error_rows=exc.error_rows,
+                schema_drift=exc.schema_drift,
             )
         logger.info(
             "target_already_loaded" if loaded.already_loaded else "target_loaded",

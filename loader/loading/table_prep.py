@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from config.copy_options import JsonFormat
 from loader.errors import ConfigurationError, LoaderError, TerminalError
@@ -38,8 +38,8 @@ from loader.schema.drift import (
     loaded_columns,
 )
 from loader.schema.infer import Widths
-from loader.schema.propose import IncompatibleSamples, propose
-from loader.schema.samples import UnreadableSample
+from loader.schema.propose import IncompatibleSamplesError, propose
+from loader.schema.samples import UnreadableSampleError
 
 if TYPE_CHECKING:
     from psycopg2.extensions import connection
@@ -59,6 +59,10 @@ def comparable(options: CopyOptions) -> bool:
 
 class SchemaDriftError(TerminalError):
     """The batch's files do not fit the table (and `schema_evolution` cannot make them)."""
+
+    def __init__(self, message: str, *, drift: SchemaDrift | None = None, **fields: Any) -> None:
+        super().__init__(message, **fields)
+        self.schema_drift = drift
 
 
 def drift_report(target: str, drift: Drift) -> SchemaDrift:
@@ -116,7 +120,7 @@ class TablePrep:
             samples = file_samples.read_samples(self._s3(), urls, self._options, files=1)
             formats = (self._options.date_format, self._options.time_format)
             proposal = propose(samples, Widths.UNATTENDED, formats=formats)
-        except (UnreadableSample, IncompatibleSamples) as exc:
+        except (UnreadableSampleError, IncompatibleSamplesError) as exc:
             raise ConfigurationError(
                 f"target {self._target.name}: cannot infer the columns of {self._target.table} "
                 f"from {urls[0] if urls else 'the batch'}: {exc}; set table_columns",
@@ -169,7 +173,7 @@ class TablePrep:
         raise SchemaDriftError(
             f"target {self._target.name}: {drift.describe()}",
             target=self._target.name,
-            schema_drift=drift_report(self._target.name, drift),
+            drift=drift_report(self._target.name, drift),
         )
 
     def diagnose(self) -> SchemaDrift | None:
@@ -178,7 +182,7 @@ class TablePrep:
 
         try:
             drift = self._compare()
-        except (psycopg2.Error, LoaderError, UnreadableSample) as exc:
+        except (psycopg2.Error, LoaderError, UnreadableSampleError) as exc:
             logger.info("drift_not_diagnosed", target=self._target.name, error=str(exc)[:300])
             return None
         finally:
@@ -197,7 +201,7 @@ class TablePrep:
             return Drift(table=target.table)  # no such table: COPY says so itself
         try:
             samples = file_samples.read_samples(self._s3(), self._urls(), options)
-        except UnreadableSample as exc:
+        except UnreadableSampleError as exc:
             raise SchemaDriftError(
                 f"target {target.name}: cannot sample the files to check their columns: {exc}",
                 target=target.name,

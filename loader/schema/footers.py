@@ -16,7 +16,7 @@ end of the file, so reading the file's tail is enough:
 Types become the Redshift types the columnar COPY accepts for them (the stand-in's
 `redshift_standin.columnar.COMPATIBLE` follows the same documentation); nested columns become
 VARCHAR(65535) for SERIALIZETOJSON. ORC footers compressed with LZO or LZ4 (and ZSTD without the
-`zstandard` module) cannot be read here: `UnreadableSample` says so.
+`zstandard` module) cannot be read here: `UnreadableSampleError` says so.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from loader.schema.infer import column_name
-from loader.schema.samples import SampleColumn, UnreadableSample
+from loader.schema.samples import SampleColumn, UnreadableSampleError
 
 TAIL_BYTES = 64 * 1024
 """Read this much of a file's end first; a larger footer says how much more it needs."""
@@ -43,24 +43,24 @@ class Footer:
 
 def needed(tail: bytes, kind: str) -> int:
     """How many bytes from the end of the file the footer takes (at least `len(tail)` means the
-    tail holds it); raises UnreadableSample when the tail is not of that format."""
+    tail holds it); raises UnreadableSampleError when the tail is not of that format."""
     if kind == "parquet":
         if len(tail) < 12 or tail[-4:] != PARQUET_MAGIC:
-            raise UnreadableSample("not a Parquet file (no PAR1 at its end)")
+            raise UnreadableSampleError("not a Parquet file (no PAR1 at its end)")
         return struct.unpack("<I", tail[-8:-4])[0] + 8
     if kind == "orc":
         if len(tail) < 2:
-            raise UnreadableSample("not an ORC file (too short)")
+            raise UnreadableSampleError("not an ORC file (too short)")
         postscript = _orc_postscript(tail)
         return 1 + tail[-1] + postscript["footer"]
-    raise UnreadableSample(f"{kind} has no footer schema")
+    raise UnreadableSampleError(f"{kind} has no footer schema")
 
 
 def read_footer(tail: bytes, kind: str) -> Footer:
     """The columns of a Parquet or ORC file whose last `needed(...)` bytes are `tail`."""
     size = needed(tail, kind)
     if size > len(tail):
-        raise UnreadableSample(f"the footer needs the last {size} bytes, got {len(tail)}")
+        raise UnreadableSampleError(f"the footer needs the last {size} bytes, got {len(tail)}")
     if kind == "parquet":
         return Footer(_parquet_columns(tail[-size:-8]))
     return Footer(_orc_columns(tail, size))
@@ -75,7 +75,7 @@ class _Compact:
 
     def byte(self) -> int:
         if self.pos >= len(self.data):
-            raise UnreadableSample("the Parquet footer ends early")
+            raise UnreadableSampleError("the Parquet footer ends early")
         self.pos += 1
         return self.data[self.pos - 1]
 
@@ -125,7 +125,7 @@ class _Compact:
             return None
         if kind == 8:
             return self.binary()
-        raise UnreadableSample(f"the Parquet footer holds an unknown Thrift type {kind}")
+        raise UnreadableSampleError(f"the Parquet footer holds an unknown Thrift type {kind}")
 
     def _container(self, kind: int) -> Any:
         if kind == 12:
@@ -176,7 +176,7 @@ def _parquet_columns(metadata: bytes) -> tuple[SampleColumn, ...]:
     fields = reader.struct(stop_after=2)  # 1: version, 2: schema; row groups are not needed
     elements = fields.get(2)
     if not isinstance(elements, list) or not elements:
-        raise UnreadableSample("the Parquet footer has no schema")
+        raise UnreadableSampleError("the Parquet footer has no schema")
     root, rest = elements[0], elements[1:]
     columns, pos = [], 0
     for index in range(int(root.get(5) or 0)):
@@ -267,7 +267,9 @@ def _protobuf(data: bytes) -> dict[int, list[Any]]:
             reader.pos += 4
             value = None
         else:
-            raise UnreadableSample(f"the ORC footer holds an unknown protobuf wire type {wire}")
+            raise UnreadableSampleError(
+                f"the ORC footer holds an unknown protobuf wire type {wire}"
+            )
         fields.setdefault(number, []).append(value)
     return fields
 
@@ -291,11 +293,11 @@ _ORC_COMPRESSION = {0: "none", 1: "zlib", 2: "snappy", 3: "lzo", 4: "lz4", 5: "z
 def _orc_postscript(tail: bytes) -> dict[str, Any]:
     length = tail[-1]
     if length + 1 > len(tail):
-        raise UnreadableSample("not an ORC file (its postscript is cut off)")
+        raise UnreadableSampleError("not an ORC file (its postscript is cut off)")
     fields = _protobuf(tail[-1 - length : -1])
     magic = fields.get(8000, [b""])[0]
     if magic != ORC_MAGIC:
-        raise UnreadableSample("not an ORC file (no ORC magic in its postscript)")
+        raise UnreadableSampleError("not an ORC file (no ORC magic in its postscript)")
     return {
         "footer": int(fields.get(1, [0])[0] or 0),
         "compression": _ORC_COMPRESSION.get(int(fields.get(2, [0])[0] or 0), "unknown"),
@@ -309,7 +311,7 @@ def _orc_columns(tail: bytes, size: int) -> tuple[SampleColumn, ...]:
     footer = _protobuf(_orc_inflate(raw, str(postscript["compression"])))
     types = [_protobuf(t) for t in footer.get(4, []) if isinstance(t, bytes)]
     if not types:
-        raise UnreadableSample("the ORC footer has no types")
+        raise UnreadableSampleError("the ORC footer has no types")
     root = types[0]
     ids = _packed(root.get(2, []))
     labels = [n for n in root.get(3, []) if isinstance(n, bytes)]
@@ -374,9 +376,13 @@ def _inflate_chunk(chunk: bytes, compression: str) -> bytes:
         try:
             import zstandard
         except ImportError:
-            raise UnreadableSample("the ORC footer is zstd-compressed (no zstandard)") from None
+            raise UnreadableSampleError(
+                "the ORC footer is zstd-compressed (no zstandard)"
+            ) from None
         return bytes(zstandard.ZstdDecompressor().decompressobj().decompress(chunk))
-    raise UnreadableSample(f"the ORC footer is {compression}-compressed, which cannot be read here")
+    raise UnreadableSampleError(
+        f"the ORC footer is {compression}-compressed, which cannot be read here"
+    )
 
 
 def _unsnappy(data: bytes) -> bytes:
@@ -406,9 +412,9 @@ def _unsnappy(data: bytes) -> bytes:
             offset = int.from_bytes(data[reader.pos : reader.pos + width], "little")
             reader.pos += width
         if not 0 < offset <= len(out):
-            raise UnreadableSample("the ORC footer's Snappy data is corrupt")
+            raise UnreadableSampleError("the ORC footer's Snappy data is corrupt")
         for _ in range(length):  # copies may overlap what they produce
             out.append(out[-offset])
     if len(out) != size:
-        raise UnreadableSample("the ORC footer's Snappy data is corrupt")
+        raise UnreadableSampleError("the ORC footer's Snappy data is corrupt")
     return bytes(out)

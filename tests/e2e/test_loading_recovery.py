@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from e2e.stack import Stack
 
-from loader.errors import LeaseLost, RetryableError
+from loader.errors import LeaseLostError, RetryableError
 from loader.loading.credentials import Credentials
 from loader.loading.data_api import DataApiAdapter
 from loader.loading.job import TargetJob
@@ -251,13 +251,13 @@ def test_a_data_api_load_that_loses_its_lease_cancels_its_statement(
             s.get("IsBatchStatement") and "pg_sleep" in str(s.get("QueryStrings"))
             for s in stack.data_api.list_statements()["Statements"]
         ):
-            raise LeaseLost("another worker holds the batch")
+            raise LeaseLostError("another worker holds the batch")
 
     monkeypatch.setattr("loader.loading.data_api.HEARTBEAT_SECONDS", 0.0)
     job, table = slow_data_api_job(stack, budget=60, heartbeat=taken_over)
     adapter = DataApiAdapter(stack.env.deps, Credentials(stack.env.deps))
 
-    with pytest.raises(LeaseLost):
+    with pytest.raises(LeaseLostError):
         adapter.load(job)
 
     assert sleeping_statements(stack) == {"ABORTED"}

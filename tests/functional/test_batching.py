@@ -217,9 +217,9 @@ def test_only_one_of_two_sealers_wins(env: Env) -> None:
     store = env.deps.batches
 
     store.seal(batch.batch_id, batch.prefix, reason="a", owner="a", now=1.0, lease_seconds=60)
-    from loader.errors import BatchConflict
+    from loader.errors import BatchConflictError
 
-    with pytest.raises(BatchConflict) as lost:
+    with pytest.raises(BatchConflictError) as lost:
         store.seal(batch.batch_id, batch.prefix, reason="b", owner="b", now=1.0, lease_seconds=60)
     assert lost.value.current.lease.owner == "a"
 

@@ -116,7 +116,7 @@ def _reject_malformed(patch: Patch) -> None:
     def sqs_message(record: dict[str, Any]) -> Any:
         message_id = str(record.get("messageId") or "")
         if not message_id:
-            raise events.MalformedEvent("SQS record without messageId")
+            raise events.MalformedEventError("SQS record without messageId")
         return events.Message(message_id, events.parse_payload(record.get("body")))
 
     patch(events, "_sqs_message", sqs_message)
