@@ -60,7 +60,7 @@ class Ignored:
 
 Notice = S3Object | FlushTimer | SweepRequest | ReconcileRequest | ReprocessRequest | Ignored
 
-# The schema of the loader's own outcome notifications (loader/loading/message.py).
+# The schema of the loader's own outcome notifications (loader/notify/message.py).
 OUTCOME_SCHEMA = "s3-redshift-loader/batch-outcome/1"
 
 

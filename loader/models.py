@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -166,3 +166,18 @@ class ConfigSet:
     valid: list[PrefixConfig] = field(default_factory=list)
     invalid: dict[str, str] = field(default_factory=dict)
     """Stored prefixes whose configuration does not validate, with the reason."""
+
+
+@dataclass(frozen=True)
+class DbLogin:
+    """A database login for one load; the password never appears in a repr."""
+
+    user: str
+    password: str = field(repr=False)
+
+
+@dataclass(frozen=True)
+class SecretValue:
+    """A Secrets Manager database secret (RDS/Redshift JSON shape); never in a repr."""
+
+    fields: dict[str, Any] = field(repr=False)

@@ -30,7 +30,8 @@ def reset() -> None:
 
 
 def build_service(d: Deps, request_id: str | None = None) -> LoaderService:
-    from loader.loading import build_loader, build_notifier
+    from loader.loading import build_loader
+    from loader.notify import build_notifier
 
     return LoaderService(
         d, loader=build_loader(d), notifier=build_notifier(d), owner=new_owner_id(request_id)

@@ -14,7 +14,14 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from loader import metrics
-from loader.decisions import age_due_at, lease_expired, passes_filter, resolve, seal_reason
+from loader.decisions import (
+    age_due_at,
+    lease_expired,
+    passes_filter,
+    resolve,
+    seal_reason,
+    timer_delay,
+)
 from loader.errors import BatchConflictError, ConfigurationError, LoaderError
 from loader.events import (
     FlushTimer,
@@ -217,7 +224,12 @@ class LoaderService:
         timers = self.deps.timers
         if due is not None and timers is not None and not batch.timer_armed:
             # Send first, then mark: a crash in between re-sends (harmless), never loses it.
-            timers.arm(prefix=batch.prefix, batch_id=batch.batch_id, due_at=due, now=now)
+            timers.arm(
+                prefix=batch.prefix,
+                batch_id=batch.batch_id,
+                due_at=due,
+                delay=timer_delay(due, now),
+            )
             self.deps.batches.mark_timer_armed(batch.batch_id)
 
     def seal_and_process(
@@ -299,7 +311,12 @@ class LoaderService:
         due = age_due_at(batch, config.thresholds)
         if due is not None and due > now + 1 and self.deps.timers is not None:
             # Not due yet (SQS caps delays at 15 minutes, or the threshold grew): wait again.
-            self.deps.timers.arm(prefix=batch.prefix, batch_id=batch.batch_id, due_at=due, now=now)
+            self.deps.timers.arm(
+                prefix=batch.prefix,
+                batch_id=batch.batch_id,
+                due_at=due,
+                delay=timer_delay(due, now),
+            )
             return
         self._consider(config, batch, deadline)
 

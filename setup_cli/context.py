@@ -45,7 +45,8 @@ Yes = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmat
 def default_operations(deps: Deps, clock: Callable[[], float]) -> Operations:
     """The loader the Lambda would use (real targets and notifications)."""
     from loader.admin import Operations
-    from loader.loading import build_loader, build_notifier
+    from loader.loading import build_loader
+    from loader.notify import build_notifier
     from loader.service import LoaderService, new_owner_id
 
     service = LoaderService(

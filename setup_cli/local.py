@@ -172,12 +172,16 @@ def _banner(console: Console, r: Resources, data_dir: Path, took: float) -> None
 
 
 def _watcher(console: Console, r: Resources) -> tuple[Watcher, Deps]:
+    import boto3
+
     from loader.deps import Deps
     from loader.settings import Settings
     from setup_cli.local_display import Watcher
+    from setup_cli.worker_sqs import SqsQueues
 
     deps = Deps(Settings.from_env())
-    return Watcher(deps, r.outcomes_queue_url, console), deps
+    queues = SqsQueues(boto3.client("sqs", region_name=r.region), time.time)
+    return Watcher(deps, queues, r.outcomes_queue_url, console), deps
 
 
 def _watch(console: Console, r: Resources, stop: threading.Event) -> None:

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from rich.console import Console
 
     from loader.deps import Deps
+    from setup_cli.worker_sqs import SqsQueues
 
 _STYLE = {
     BatchStatus.OPEN: "cyan",
@@ -122,8 +123,11 @@ def outcome_line(body: str) -> str:
 class Watcher:
     """Reads batches and outcomes; prints a line for each change."""
 
-    def __init__(self, deps: Deps, outcomes_queue_url: str, console: Console) -> None:
+    def __init__(
+        self, deps: Deps, queues: SqsQueues, outcomes_queue_url: str, console: Console
+    ) -> None:
         self._deps = deps
+        self._queues = queues
         self._outcomes = outcomes_queue_url
         self._console = console
         self._seen: dict[str, Seen] = {}
@@ -140,19 +144,10 @@ class Watcher:
         return self.batches
 
     def _drain_outcomes(self) -> None:
-        sqs = self._deps.client("sqs")
-        messages = sqs.receive_message(
-            QueueUrl=self._outcomes, MaxNumberOfMessages=10, WaitTimeSeconds=0
-        ).get("Messages", [])
+        messages = self._queues.receive(
+            self._outcomes, max_messages=10, wait_seconds=0, visibility_timeout=30
+        )
         for m in messages:
-            self._console.print(
-                f"{time.strftime('%H:%M:%S')} {outcome_line(m['Body'])}", markup=False
-            )
+            self._console.print(f"{time.strftime('%H:%M:%S')} {outcome_line(m.body)}", markup=False)
         if messages:
-            sqs.delete_message_batch(
-                QueueUrl=self._outcomes,
-                Entries=[
-                    {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]}
-                    for i, m in enumerate(messages)
-                ],
-            )
+            self._queues.delete(messages)

@@ -16,16 +16,8 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from botocore.exceptions import BotoCoreError, ClientError
-
 from loader import metrics
-from loader.errors import (
-    LeaseLostError,
-    LoaderError,
-    RetryableError,
-    TerminalError,
-    classify_aws_error,
-)
+from loader.errors import LeaseLostError, LoaderError, RetryableError, TerminalError
 from loader.loading import ledger, load_check, load_errors, load_history
 from loader.loading.db_errors import describe, is_transient
 from loader.loading.job import Loaded, TargetJob, with_error_rows
@@ -37,16 +29,14 @@ from loader.log import logger
 
 if TYPE_CHECKING:
     from config.targets import DataApiTarget
+    from loader.adapters.data_api import DataApi
     from loader.copy_sql import CopySecrets
-    from loader.deps import Deps
     from loader.loading.credentials import Credentials
     from loader.ports import LoadErrorRow
 
 DONE = frozenset({"FINISHED", "FAILED", "ABORTED"})
 MAX_POLL_SECONDS = 10.0
 HEARTBEAT_SECONDS = 60.0
-# Redshift caps concurrent Data API statements and sessions; a slot frees up soon.
-_BUSY_CODES = frozenset({"ActiveStatementsExceededException", "ActiveSessionsExceededException"})
 
 
 def request_target(target: DataApiTarget) -> dict[str, str]:
@@ -67,23 +57,16 @@ def next_poll(interval: float) -> float:
     return min(interval * 1.5, MAX_POLL_SECONDS)
 
 
-def _aws_error(exc: ClientError | BotoCoreError) -> LoaderError:
-    code = exc.response.get("Error", {}).get("Code") if isinstance(exc, ClientError) else None
-    if code in _BUSY_CODES:
-        return RetryableError(f"Data API busy: {code}", code=code)
-    return classify_aws_error(exc)
-
-
 class DataApiAdapter:
     def __init__(
         self,
-        deps: Deps,
+        api: DataApi,
         credentials: Credentials,
         *,
         monotonic: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
-        self._deps = deps
+        self._api = api
         self._credentials = credentials
         self._monotonic = monotonic
         self._sleep = sleep
@@ -95,7 +78,7 @@ class DataApiAdapter:
         expected = _expected(job, target)
         script = self._script(job, target, secrets, expected)
         run = _Run(
-            self._deps.client("redshift-data"),
+            self._api,
             job,
             target,
             secrets,
@@ -103,30 +86,20 @@ class DataApiAdapter:
             self._sleep,
             expected=expected,
         )
+        self._ensure_ledger(run)
+        lookup = ledger.lookup_sql(
+            target.ledger_schema, job.batch.batch_id, target.name, Dialect.REDSHIFT
+        )
+        found = run.query(lookup)
+        if found:
+            return Loaded(rows=_long(found[0][0]), already_loaded=True)
+        run.submit([step.sql for step in script.setup])
         try:
-            self._ensure_ledger(run)
-            found = run.query(
-                ledger.lookup_sql(
-                    target.ledger_schema, job.batch.batch_id, target.name, Dialect.REDSHIFT
-                )
-            )
-            if found:
-                return Loaded(rows=_long(found[0][0]), already_loaded=True)
-            run.submit([step.sql for step in script.setup])
-            try:
-                statement_id = run.submit_load([step.sql for step in script.steps])
-            except (
-                _AlreadyLoadedError
-            ):  # another holder committed it while we loaded: ours rolled back
-                again = run.query(
-                    ledger.lookup_sql(
-                        target.ledger_schema, job.batch.batch_id, target.name, Dialect.REDSHIFT
-                    )
-                )
-                return Loaded(rows=_long(again[0][0]) if again else 0, already_loaded=True)
-            rows = run.result(f"{statement_id}:{script.position(StepKind.COUNT)}")
-        except (ClientError, BotoCoreError) as exc:
-            raise _aws_error(exc) from None
+            statement_id = run.submit_load([step.sql for step in script.steps])
+        except _AlreadyLoadedError:  # another holder committed it meanwhile: ours rolled back
+            again = run.query(lookup)
+            return Loaded(rows=_long(again[0][0]) if again else 0, already_loaded=True)
+        rows = self._api.records(f"{statement_id}:{script.position(StepKind.COUNT)}")
         return Loaded(rows=_long(rows[0][0]) if rows else 0, warning=_changed_during(job))
 
     def _script(
@@ -161,7 +134,7 @@ class _Run:
 
     def __init__(
         self,
-        client: Any,
+        api: DataApi,
         job: TargetJob,
         target: DataApiTarget,
         secrets: CopySecrets,
@@ -170,7 +143,7 @@ class _Run:
         *,
         expected: Expected | None = None,
     ) -> None:
-        self.client, self.job, self.target, self.secrets = client, job, target, secrets
+        self.api, self.job, self.target, self.secrets = api, job, target, secrets
         self.expected = expected
         """What the load check's guard compares with (None: no guard in the script)."""
         self._monotonic, self._sleep = monotonic, sleep
@@ -179,14 +152,14 @@ class _Run:
         self._beat_at = monotonic()
 
     def query(self, sql: str) -> list[list[Any]]:
-        """Run one read and return its records (typed fields unwrapped)."""
-        statement_id = self.client.execute_statement(Sql=sql, **self.where)["Id"]
+        """Run one read and return its records."""
+        statement_id = self.api.execute(sql, self.where)
         self._wait(statement_id)
-        return self.result(statement_id)
+        return self.api.records(statement_id)
 
     def submit(self, sqls: list[str]) -> str:
         """Run statements in one transaction; return the batch id once FINISHED."""
-        statement_id: str = self.client.batch_execute_statement(Sqls=sqls, **self.where)["Id"]
+        statement_id = self.api.execute_batch(sqls, self.where)
         self._wait(statement_id)
         return statement_id
 
@@ -199,25 +172,20 @@ class _Run:
         except TerminalError as exc:
             raise with_error_rows(exc, self._error_rows()) from None
 
-    def result(self, statement_id: str) -> list[list[Any]]:
-        records = self.client.get_statement_result(Id=statement_id).get("Records", [])
-        return [[_value(field) for field in record] for record in records]
-
     def _wait(self, statement_id: str) -> None:
         interval = self.target.poll_interval_seconds
         while True:
-            described = self.client.describe_statement(Id=statement_id)
-            status = described["Status"]
-            if status == "FINISHED":
+            status = self.api.describe(statement_id)
+            if status.status == "FINISHED":
                 return
-            if status in DONE:
-                raise self._failed(status, described.get("Error") or status)
+            if status.status in DONE:
+                raise self._failed(status.status, status.error or status.status)
             now = self._monotonic()
             if now >= self.deadline:
                 self._cancel(statement_id)
                 raise RetryableError(
-                    f"target {self.target.name}: Data API statement still {status} at the "
-                    "attempt's deadline; cancelled",
+                    f"target {self.target.name}: Data API statement still {status.status} at "
+                    "the attempt's deadline; cancelled",
                     target=self.target.name,
                 )
             if now - self._beat_at >= HEARTBEAT_SECONDS:
@@ -234,10 +202,9 @@ class _Run:
             raise
 
     def _cancel(self, statement_id: str) -> None:
-        try:
-            self.client.cancel_statement(Id=statement_id)
-        except ClientError as exc:  # it finished meanwhile: nothing to cancel
-            logger.info("cancel_refused", target=self.target.name, error=type(exc).__name__)
+        refused = self.api.cancel(statement_id)
+        if refused is not None:  # it finished meanwhile: nothing to cancel
+            logger.info("cancel_refused", target=self.target.name, error=refused)
 
     def _failed(self, status: str, text: str) -> LoaderError:
         if status == "FAILED" and ledger.FENCE_LOST_MARK in text:
@@ -278,7 +245,7 @@ class _Run:
         for view in load_errors.views(serverless=serverless):
             try:
                 records = self.query(load_errors.prefix_sql(view, self.job.batch.prefix))
-            except (LoaderError, ClientError, BotoCoreError) as exc:
+            except LoaderError as exc:
                 logger.info(
                     "load_errors_unavailable",
                     target=self.target.name,
@@ -295,16 +262,6 @@ def _expected(job: TargetJob, target: DataApiTarget) -> Expected | None:
     if not target.verify_load or job.manifest_entries is None:
         return None
     return load_check.expected_for(job.manifest_entries(), job.config.copy_options)
-
-
-def _value(field: dict[str, Any]) -> Any:
-    """A Data API typed field as a Python value."""
-    if field.get("isNull"):
-        return None
-    for key in ("longValue", "doubleValue", "booleanValue", "stringValue", "blobValue"):
-        if key in field:
-            return field[key]
-    return None
 
 
 def _long(value: Any) -> int:

@@ -30,7 +30,8 @@ if TYPE_CHECKING:
     from config.targets import RedshiftTarget
     from loader.adapters.s3_store import S3Store
     from loader.copy_sql import CopySecrets
-    from loader.loading.credentials import Credentials, DbLogin
+    from loader.loading.credentials import Credentials
+    from loader.models import DbLogin
     from loader.ports import LoadErrorRow
 
 _SYSTEM_CA = "system"  # libpq >= 16: the operating system's trust store

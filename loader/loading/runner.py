@@ -57,7 +57,7 @@ def make_adapter(kind: str, deps: Deps, credentials: Credentials) -> TargetAdapt
     if kind == "data_api":
         from loader.loading.data_api import DataApiAdapter
 
-        return DataApiAdapter(deps, credentials)
+        return DataApiAdapter(deps.data_api, credentials)
     if kind == "postgres":
         from loader.loading.postgres import PostgresAdapter
 

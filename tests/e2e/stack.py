@@ -13,8 +13,9 @@ from psycopg2.extensions import make_dsn, parse_dsn
 from config.models import PrefixConfig
 from loader.events import parse_event
 from loader.lifecycle import BatchLifecycle
-from loader.loading import build_loader, build_notifier
+from loader.loading import build_loader
 from loader.models import Batch, BatchStatus
+from loader.notify import build_notifier
 from loader.service import LoaderService
 from redshift_standin.data_api import FakeRedshiftData
 from redshift_standin.postgres import EmbeddedPostgres

@@ -229,7 +229,7 @@ def sleeping_statements(stack: Stack) -> set[str]:
 def test_a_data_api_statement_still_running_at_the_deadline_is_cancelled(stack: Stack) -> None:
     # GIVEN a load whose transaction takes far longer than the attempt may
     job, table = slow_data_api_job(stack, budget=0.5, heartbeat=lambda: None)
-    adapter = DataApiAdapter(stack.env.deps, Credentials(stack.env.deps))
+    adapter = DataApiAdapter(stack.env.deps.data_api, Credentials(stack.env.deps))
 
     # WHEN the attempt runs out of time
     started = time.monotonic()
@@ -255,7 +255,7 @@ def test_a_data_api_load_that_loses_its_lease_cancels_its_statement(
 
     monkeypatch.setattr("loader.loading.data_api.HEARTBEAT_SECONDS", 0.0)
     job, table = slow_data_api_job(stack, budget=60, heartbeat=taken_over)
-    adapter = DataApiAdapter(stack.env.deps, Credentials(stack.env.deps))
+    adapter = DataApiAdapter(stack.env.deps.data_api, Credentials(stack.env.deps))
 
     with pytest.raises(LeaseLostError):
         adapter.load(job)

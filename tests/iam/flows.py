@@ -17,8 +17,9 @@ from psycopg2.extensions import make_dsn, parse_dsn
 from config.models import PrefixConfig
 from loader.deps import Deps
 from loader.events import FLUSH_TIMER, parse_event
-from loader.loading import build_loader, build_notifier
+from loader.loading import build_loader
 from loader.models import BatchStatus
+from loader.notify import build_notifier
 from loader.service import LoaderService
 from support.aws import Clock
 from support.events import (

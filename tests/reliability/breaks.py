@@ -84,7 +84,8 @@ def _target_ledger(patch: Patch) -> None:
 def _redact(patch: Patch) -> None:
     """Secrets are not masked in error messages, notifications or logs."""
     from loader import copy_sql
-    from loader.loading import db_errors, message
+    from loader.loading import db_errors
+    from loader.notify import message
 
     def redact(sql: str, *, secrets: Any = None) -> str:
         return sql

@@ -13,8 +13,9 @@ from reliability.invariants import audit_rows
 from reliability.report import Report, scale
 
 from loader.admin import Operations
-from loader.loading import build_loader, build_notifier
+from loader.loading import build_loader
 from loader.models import BatchStatus
+from loader.notify import build_notifier
 from loader.service import LoaderService
 
 KINDS = ["redshift", "data_api", "postgres"]

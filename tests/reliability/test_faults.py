@@ -35,8 +35,8 @@ from loader.deps import Deps
 from loader.errors import RetryableError
 from loader.events import parse_event
 from loader.lifecycle import BatchLifecycle
-from loader.loading import build_notifier
 from loader.models import BatchStatus
+from loader.notify import build_notifier
 from loader.service import LoaderService
 from support.aws import BUCKET, MANIFEST_BUCKET, Clock, provision
 from support.events import s3_event, s3_record, sqs_event

@@ -6,8 +6,8 @@ import json
 from typing import Any
 
 from config.models import PrefixConfig
-from loader.loading import message
 from loader.models import Batch, BatchStatus, TargetState
+from loader.notify import message
 from loader.ports import LoadErrorRow, LoadResult
 from loader.settings import Settings
 

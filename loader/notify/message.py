@@ -1,6 +1,6 @@
 """The batch-outcome notification: topic, subject, JSON document and email text. Pure.
 
-The same document is the `detail` of the EventBridge event (events_bus.py).
+The same document is the `detail` of the EventBridge event (publisher.py).
 
 Published with `MessageStructure="json"`: SQS, Lambda, HTTP and email-json subscribers receive
 the JSON document (`default`); email subscribers receive `email`, a plain-text summary followed
@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from loader.copy_sql import redact
+from loader.events import OUTCOME_SCHEMA
 from loader.loading.outcome import describe_row
 from loader.manifest import failed_manifest_url
 from loader.models import BatchStatus, TargetStatus
@@ -26,7 +27,8 @@ if TYPE_CHECKING:
     from loader.ports import LoadResult
     from loader.settings import Settings
 
-SCHEMA = "s3-redshift-loader/batch-outcome/1"
+SCHEMA = OUTCOME_SCHEMA
+"""The loader reads its own failure notifications back (a reprocess request, loader/events.py)."""
 SUBJECT_PREFIX = "[s3-redshift-loader]"
 NOT_ATTEMPTED = "not attempted"
 """A target's status in the document when the batch failed before reaching it."""
