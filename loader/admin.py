@@ -207,7 +207,7 @@ class Operations:
         if plan.action is ReprocessAction.RESUME:
             return self.service.resume(plan.batch, deadline, config=config)
         if plan.omit:
-            self.deps.batches.omit_members(plan.batch.batch_id, plan.omit, now=self.clock())
+            self.deps.members.omit_members(plan.batch.batch_id, plan.omit, now=self.clock())
         return self.service.retry_failed(plan.batch, deadline)
 
     def unlock(self, batch_id: str, *, force: bool = False) -> Batch:
@@ -222,7 +222,7 @@ class Operations:
             return batch
         if not force:
             raise LoaderError(_lease_message(batch, now))
-        return self.deps.batches.expire_lease(batch_id, owner=batch.lease.owner, now=now)
+        return self.deps.operator.expire_lease(batch_id, owner=batch.lease.owner, now=now)
 
     def plan_delete(
         self,
@@ -249,7 +249,7 @@ class Operations:
         deleted, skipped = [], {}
         for batch in batches:
             try:
-                self.deps.batches.delete_batch(batch.batch_id, status=batch.status)
+                self.deps.operator.delete_batch(batch.batch_id, status=batch.status)
             except BatchConflictError as exc:
                 skipped[batch.batch_id] = str(exc)
                 continue
@@ -271,7 +271,7 @@ class Operations:
             return self.file_info(obj.url)
         if info.batch is not None and info.omitted_from is None:
             _check_reloadable(info.batch)
-        self.deps.batches.requeue_file(config.prefix, obj, self.clock())
+        self.service.registration.requeue_file(config.prefix, obj, self.clock())
         return self.file_info(obj.url)
 
     def register(self, objects: Sequence[S3Object]) -> Result:

@@ -118,9 +118,22 @@ class Arrival(StrEnum):
     REUPLOAD = "reupload"  # new content, to be loaded again
 
 
-def _sequencer_key(sequencer: str) -> tuple[int, str]:
-    # S3 sequencers of one key compare as hex strings once padded to the same length.
-    return (len(sequencer.lstrip("0")), sequencer.lstrip("0").upper())
+def sequencer_order(sequencer: str | None) -> tuple[int, str]:
+    """S3 sequencers of one key compare as hex numbers: by length once leading zeros are gone,
+    then by digits. No sequencer sorts first (the one ordering of uploads of a key)."""
+    digits = (sequencer or "").lstrip("0").upper()
+    return (len(digits), digits)
+
+
+def latest_per_url(objects: Iterable[S3Object]) -> list[S3Object]:
+    """One object per url (a transaction may not touch an item twice): the latest upload, by
+    sequencer; of equals, the one notified last."""
+    latest: dict[str, S3Object] = {}
+    for obj in objects:
+        seen = latest.get(obj.url)
+        if seen is None or sequencer_order(obj.sequencer) >= sequencer_order(seen.sequencer):
+            latest[obj.url] = obj
+    return list(latest.values())
 
 
 def is_same_upload(existing: FileRecord, obj: S3Object) -> bool:
@@ -142,7 +155,7 @@ def classify_arrival(existing: FileRecord | None, obj: S3Object, policy: Reuploa
     if (
         existing.sequencer
         and obj.sequencer
-        and _sequencer_key(obj.sequencer) < _sequencer_key(existing.sequencer)
+        and sequencer_order(obj.sequencer) < sequencer_order(existing.sequencer)
     ):
         return Arrival.STALE
     if policy is ReuploadPolicy.RELOAD:

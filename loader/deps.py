@@ -17,11 +17,14 @@ if TYPE_CHECKING:
     import boto3
     from botocore.credentials import ReadOnlyCredentials
 
+    from loader.adapters.batch_members import BatchMembers
+    from loader.adapters.batch_operator import BatchOperator
     from loader.adapters.batch_store import BatchStore
     from loader.adapters.bucket_notifications import BucketNotifications
     from loader.adapters.config_store import ConfigStore
     from loader.adapters.data_api import DataApi
     from loader.adapters.eventbridge import EventBus
+    from loader.adapters.file_ledger import FileLedger
     from loader.adapters.kms import Kms
     from loader.adapters.redshift import RedshiftClusters
     from loader.adapters.redshift_serverless import ServerlessWorkgroups
@@ -70,6 +73,28 @@ class Deps:
         from loader.adapters.batch_store import BatchStore
 
         return BatchStore(self.client("dynamodb"), self.settings.tables)
+
+    @cached_property
+    def ledger(self) -> FileLedger:
+        from loader.adapters.dynamo import Dynamo
+        from loader.adapters.file_ledger import FileLedger
+
+        return FileLedger(Dynamo(self.client("dynamodb")), self.settings.tables)
+
+    @cached_property
+    def members(self) -> BatchMembers:
+        from loader.adapters.batch_members import BatchMembers
+        from loader.adapters.dynamo import Dynamo
+
+        return BatchMembers(Dynamo(self.client("dynamodb")), self.settings.tables)
+
+    @cached_property
+    def operator(self) -> BatchOperator:
+        """Writes only loader-admin makes (expire a lease, delete finished batches)."""
+        from loader.adapters.batch_operator import BatchOperator
+        from loader.adapters.dynamo import Dynamo
+
+        return BatchOperator(Dynamo(self.client("dynamodb")), self.settings.tables)
 
     @cached_property
     def configs(self) -> ConfigStore:

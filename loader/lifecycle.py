@@ -148,7 +148,7 @@ class BatchLifecycle:
                 "nothing is left to load (delete the batch)",
                 batch_id=batch.batch_id,
             )
-        store.omit_members(batch.batch_id, moved, now=self._clock())
+        self._deps.members.omit_members(batch.batch_id, moved, now=self._clock())
         logger.warning(
             "reprocess_omitted_reuploads",
             batch_id=batch.batch_id,

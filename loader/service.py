@@ -36,11 +36,12 @@ from loader.lifecycle import BatchLifecycle
 from loader.log import logger
 from loader.models import Batch, BatchStatus, S3Object, SealReason
 from loader.reconcile import ReconcileReport, reconcile
+from loader.registration import Registration
 
 if TYPE_CHECKING:
     from config.models import PrefixConfig
-    from loader.adapters.config_store import ConfigSet
     from loader.deps import Deps
+    from loader.models import ConfigSet
     from loader.ports import BatchLoader, Notifier
 
 
@@ -84,6 +85,7 @@ class LoaderService:
         self.deps = deps
         self.clock = clock
         self.owner = owner or new_owner_id()
+        self.registration = Registration(deps.batches, deps.ledger)
         self._lifecycle = BatchLifecycle(deps, loader, notifier, clock)
         self._failed: list[str] = []
 
@@ -166,7 +168,7 @@ class LoaderService:
         objects = [obj for obj, _ in entries]
         started = self.clock()
         try:
-            outcome = self.deps.batches.register(prefix, objects, started, config.reupload)
+            outcome = self.registration.register(prefix, objects, started, config.reupload)
         except LoaderError as exc:
             messages = list(dict.fromkeys(m for _, m in entries))
             if from_sqs and not exc.retryable and len(messages) > 1:

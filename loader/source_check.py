@@ -44,12 +44,11 @@ def settle_chunk(
 ) -> list[BatchMember]:
     """Compare a run of members with S3 and apply the plan: superseded members leave the
     batch, adopted ones take the current version. Returns the members as they now load."""
-    store = deps.batches
     current = deps.s3.current_objects(m.url for m in chunk if m.etag)
     plan: SourcePlan = plan_sources(chunk, current, policy)
     if plan.superseded:
         urls = [m.url for m in plan.superseded]
-        store.omit_members(batch_id, urls, now=now, owner=owner)
+        deps.members.omit_members(batch_id, urls, now=now, owner=owner)
         logger.warning(
             "members_superseded",
             batch_id=batch_id,
@@ -59,7 +58,7 @@ def settle_chunk(
         )
         done.superseded += len(urls)
     if plan.adopted:
-        store.adopt_versions(batch_id, plan.adopted, owner=owner, now=now)
+        deps.members.adopt_versions(batch_id, plan.adopted, owner=owner, now=now)
         logger.warning(
             "versions_adopted",
             batch_id=batch_id,

@@ -40,6 +40,7 @@ with the cluster's role, moto provisioning, local-mode provisioning) are recorde
 OPERATOR_CODE = (
     "loader/admin.py",
     "loader/tables.py",
+    "loader/adapters/batch_operator.py",
     "loader/bucket_wiring.py",
     "loader/adapters/bucket_notifications.py",
     "loader/adapters/config_store.py:put",
