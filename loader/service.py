@@ -3,7 +3,6 @@ lifecycle (loader/lifecycle.py); timers, the sweep, reconciliation and reprocess
 
 from __future__ import annotations
 
-import functools
 import os
 import secrets
 import socket
@@ -14,14 +13,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from loader import metrics
-from loader.decisions import (
-    age_due_at,
-    lease_expired,
-    passes_filter,
-    resolve,
-    seal_reason,
-    timer_delay,
-)
+from loader.decisions import passes_filter, resolve
 from loader.errors import BatchConflictError, ConfigurationError, LoaderError
 from loader.events import (
     FlushTimer,
@@ -37,6 +29,7 @@ from loader.log import logger
 from loader.models import Batch, BatchStatus, S3Object, SealReason
 from loader.reconcile import ReconcileReport, reconcile
 from loader.registration import Registration
+from loader.sealing import Sealer, configured
 
 if TYPE_CHECKING:
     from config.models import PrefixConfig
@@ -87,6 +80,7 @@ class LoaderService:
         self.owner = owner or new_owner_id()
         self.registration = Registration(deps.batches, deps.ledger)
         self._lifecycle = BatchLifecycle(deps, loader, notifier, clock)
+        self.sealer = Sealer(deps, self._lifecycle, self._run, clock=clock, owner=self.owner)
         self._failed: list[str] = []
 
     # --- entry point --------------------------------------------------------------------
@@ -200,65 +194,33 @@ class LoaderService:
             metrics.count("DuplicateNotifications", len(outcome.duplicates))
         if outcome.batch is not None:
             try:
-                self._consider(config, outcome.batch, deadline, result)
+                sealed = self.sealer.consider(config, outcome.batch, deadline)
             except LoaderError as exc:
                 # Registered, but not sealed or timed: this prefix's messages come back (their
                 # files are then duplicates) and sealing is tried again; other prefixes go on.
                 for message_id in dict.fromkeys(m for _, m in entries):
                     self._fail_message(message_id, exc, result, from_sqs)
-
-    # --- sealing ------------------------------------------------------------------------
-
-    def _consider(
-        self, config: PrefixConfig, batch: Batch, deadline: float, result: Result | None = None
-    ) -> None:
-        """Seal the batch if a threshold is met; otherwise make sure its age timer is set."""
-        if config.paused:
-            return
-        now = self.clock()
-        reason = seal_reason(batch, config.thresholds, now)
-        if reason is not None:
-            sealed = self.seal_and_process(config, batch, reason, deadline)
-            if sealed is not None and result is not None:
+                return
+            if sealed is not None:
                 result.sealed.append(sealed.batch_id)
-            return
-        due = age_due_at(batch, config.thresholds)
-        timers = self.deps.timers
-        if due is not None and timers is not None and not batch.timer_armed:
-            # Send first, then mark: a crash in between re-sends (harmless), never loses it.
-            timers.arm(
-                prefix=batch.prefix,
-                batch_id=batch.batch_id,
-                due_at=due,
-                delay=timer_delay(due, now),
-            )
-            self.deps.batches.mark_timer_armed(batch.batch_id)
+
+    # --- sealing (loader/sealing.py) and the lifecycle (loader/lifecycle.py) -------------------
 
     def seal_and_process(
         self, config: PrefixConfig, batch: Batch, reason: SealReason, deadline: float
     ) -> Batch | None:
-        lease = self.deps.settings.lease_seconds
-        try:
-            sealed = self.deps.batches.seal(
-                batch.batch_id,
-                batch.prefix,
-                reason=reason,
-                owner=self.owner,
-                now=self.clock(),
-                lease_seconds=lease,
-            )
-        except BatchConflictError:
-            logger.debug("seal_lost", batch_id=batch.batch_id)  # another worker sealed it
-            return None
-        logger.info(
-            "batch_sealed",
-            batch_id=sealed.batch_id,
-            prefix=sealed.prefix,
-            reason=reason,
-            files=sealed.file_count,
-            bytes=sealed.total_bytes,
-        )
-        return self._run(config, sealed, deadline)
+        return self.sealer.seal_and_process(config, batch, reason, deadline)
+
+    def on_timer(self, timer: FlushTimer, deadline: float) -> None:
+        self.sealer.on_timer(timer, deadline)
+
+    def flush(self, prefix: str, deadline: float) -> Batch | None:
+        """Seal a prefix's open batch now, whatever its thresholds (operator request)."""
+        return self.sealer.flush(prefix, deadline)
+
+    def sweep(self, deadline: float) -> dict[str, int]:
+        """Seal overdue batches, re-arm missing timers, and resume batches whose lease expired."""
+        return self.sealer.sweep(deadline)
 
     def _run(self, config: PrefixConfig, batch: Batch, deadline: float) -> Batch:
         """Drive a batch this worker holds through its lifecycle."""
@@ -272,7 +234,7 @@ class LoaderService:
 
     def retry_failed(self, batch: Batch, deadline: float, **fields: Any) -> Batch:
         """Reprocess a failed batch under this service's lease (loader/lifecycle.py)."""
-        config = self._config_for_prefix(batch.prefix)
+        config = configured(self.deps, batch.prefix, self.clock())
         if config is None:
             raise ConfigurationError(f"no configuration for prefix {batch.prefix!r}")
         return self._remember(
@@ -281,7 +243,7 @@ class LoaderService:
 
     def resume(self, batch: Batch, deadline: float, *, config: PrefixConfig | None = None) -> Batch:
         """Take over a sealed or loading batch whose lease expired, and drive it to the end."""
-        config = config or self._config_for_prefix(batch.prefix)
+        config = config or configured(self.deps, batch.prefix, self.clock())
         if config is None:
             raise ConfigurationError(f"no configuration for prefix {batch.prefix!r}")
         return self._remember(self._lifecycle.resume(config, batch, self.owner, deadline))
@@ -301,113 +263,6 @@ class LoaderService:
             return self.retry_failed(batch, deadline, auto_reprocessed=batch.auto_reprocessed + 1)
         except BatchConflictError:
             return None  # someone else is reprocessing it
-
-    def on_timer(self, timer: FlushTimer, deadline: float) -> None:
-        batch = self.deps.batches.get_batch(timer.batch_id)
-        if batch is None or batch.status is not BatchStatus.OPEN:
-            return  # already sealed by a threshold, a sweep or an operator
-        config = self._config_for_prefix(batch.prefix)
-        if config is None or config.paused:
-            return
-        now = self.clock()
-        due = age_due_at(batch, config.thresholds)
-        if due is not None and due > now + 1 and self.deps.timers is not None:
-            # Not due yet (SQS caps delays at 15 minutes, or the threshold grew): wait again.
-            self.deps.timers.arm(
-                prefix=batch.prefix,
-                batch_id=batch.batch_id,
-                due_at=due,
-                delay=timer_delay(due, now),
-            )
-            return
-        self._consider(config, batch, deadline)
-
-    def flush(self, prefix: str, deadline: float) -> Batch | None:
-        """Seal a prefix's open batch now, whatever its thresholds (operator request)."""
-        config = self._config_for_prefix(prefix)
-        if config is None:
-            raise ConfigurationError(f"no configuration for prefix {prefix!r}")
-        batch = self.deps.batches.open_batch(config.prefix)
-        if batch is None or batch.file_count == 0:
-            return None
-        return self.seal_and_process(config, batch, SealReason.FLUSH, deadline)
-
-    # --- the sweep: safety net for timers and crashed workers ------------------------------
-
-    def sweep(self, deadline: float) -> dict[str, int]:
-        """Seal overdue batches, re-arm missing timers, and resume batches whose lease expired."""
-        counts = {"sealed": 0, "recovered": 0}
-        now = self.clock()
-        configs = {c.prefix: c for c in self.deps.configs.current(now).valid}
-        oldest: dict[str, float] = {}
-        for batch in self.deps.batches.batches_by_status(BatchStatus.OPEN):
-            config = configs.get(batch.prefix)
-            if config is None or batch.file_count == 0:
-                continue
-            if batch.first_file_at is not None:
-                oldest[batch.prefix] = now - batch.first_file_at
-            # Per prefix: what is waiting, and for how long (Snowpipe's "pending files").
-            metrics.gauge("FilesPending", batch.file_count, prefix=batch.prefix)
-            metrics.gauge(
-                "OldestPendingFileAgeSeconds",
-                oldest.get(batch.prefix, 0.0),
-                unit="Seconds",
-                prefix=batch.prefix,
-            )
-            if seal_reason(batch, config.thresholds, self.clock()) is not None:
-                counts["sealed"] += 1
-            self._isolated(batch, functools.partial(self._consider, config, batch, deadline))
-        for status in (BatchStatus.SEALED, BatchStatus.LOADING):
-            for batch in self.deps.batches.batches_by_status(status):
-                if lease_expired(batch, self.clock()) and self._isolated(
-                    batch, functools.partial(self._recover, batch, configs, deadline)
-                ):
-                    counts["recovered"] += 1
-        # The template's alarm watches this one (dimension: service only).
-        metrics.gauge(
-            "OldestOpenBatchAgeSeconds", max(oldest.values(), default=0.0), unit="Seconds"
-        )
-        logger.info(
-            "sweep_done",
-            sealed=counts["sealed"],
-            recovered=counts["recovered"],
-            oldest_open_batch_age_s=round(max(oldest.values(), default=0.0), 1),
-        )
-        return counts
-
-    def _isolated(self, batch: Batch, step: Callable[[], bool | None]) -> bool:
-        """One batch's trouble is logged and left to the next sweep: it never stops the sweep
-        from reaching the batches after it."""
-        try:
-            return bool(step())
-        except LoaderError as exc:
-            logger.error(
-                "sweep_batch_failed",
-                batch_id=batch.batch_id,
-                prefix=batch.prefix,
-                error=str(exc),
-                retryable=exc.retryable,
-            )
-            metrics.count("SweepBatchFailures")
-            return False
-
-    def _recover(self, batch: Batch, configs: dict[str, PrefixConfig], deadline: float) -> bool:
-        config = configs.get(batch.prefix)
-        if config is None:
-            logger.error("orphan_batch", batch_id=batch.batch_id, prefix=batch.prefix)
-            return False
-        try:
-            taken = self._lifecycle.take_over(batch, self.owner)
-        except BatchConflictError:
-            return False
-        self._run(config, taken, deadline)
-        return True
-
-    def _config_for_prefix(self, prefix: str) -> PrefixConfig | None:
-        return next(
-            (c for c in self.deps.configs.current(self.clock()).valid if c.prefix == prefix),
-            None,
-        )
 
     # --- reconciliation: files whose notifications never arrived ----------------------------
 

@@ -377,7 +377,7 @@ def test_a_batch_of_100000_files_seals_and_manifests(env: Env, loader) -> None:
     )
 
     # When the count threshold is checked.
-    env.service(loader=loader)._consider(
+    env.service(loader=loader).sealer.consider(
         config, env.deps.batches.get_batch(batch.batch_id), env.clock() + 600
     )
 
