@@ -152,7 +152,7 @@ def _every_rejected_row(
 ) -> list[TargetTrial]:
     """The same load with MAXERROR at Redshift's maximum, so COPY records every bad row; the
     first load's outcome (status, preview) is kept, its rejected rows replaced."""
-    from loader.loading import load_errors
+    from loader.loading.sql import load_errors
 
     document = to_document(config)
     document.setdefault("copy_options", {})["max_error"] = MAX_ERROR
@@ -413,7 +413,7 @@ def _target_trial(
     table_from: str,
     preview: int,
 ) -> TargetTrial:
-    from loader.loading import load_errors
+    from loader.loading.sql import load_errors
 
     state = result.targets.get(target.name)
     dsn = postgres.dsn_for(database)

@@ -1,7 +1,7 @@
 """The Redshift Data API: statements submitted, polled, read and cancelled by id.
 
 Every verb takes `where` (cluster or workgroup, database, secret or database user: see
-`loader/loading/data_api.py` `request_target`) and raises LoaderErrors only: Redshift's
+`loader/loading/targets/data_api.py` `request_target`) and raises LoaderErrors only: Redshift's
 "too many statements or sessions" answers are retryable, the rest is classified as any AWS error.
 """
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
 from loader.errors import ConfigurationError, LoaderError
-from loader.loading.ledger import LedgerEntry
+from loader.loading.sql.ledger import LedgerEntry
 from loader.loading.timing import SAFETY_SECONDS
 
 if TYPE_CHECKING:

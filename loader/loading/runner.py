@@ -49,17 +49,17 @@ MAX_BACKOFF_SECONDS = 20.0
 def make_adapter(kind: str, deps: Deps, credentials: Credentials) -> TargetAdapter:
     """The adapter for a target type; its module (and psycopg2) is imported on first use."""
     if kind == "redshift":
-        from loader.loading.redshift import RedshiftAdapter
+        from loader.loading.targets.redshift import RedshiftAdapter
 
         return RedshiftAdapter(
             credentials, ca_bundle=deps.settings.redshift_ca_bundle, s3=lambda: deps.s3
         )
     if kind == "data_api":
-        from loader.loading.data_api import DataApiAdapter
+        from loader.loading.targets.data_api import DataApiAdapter
 
         return DataApiAdapter(deps.data_api, credentials)
     if kind == "postgres":
-        from loader.loading.postgres import PostgresAdapter
+        from loader.loading.targets.postgres import PostgresAdapter
 
         return PostgresAdapter(credentials, deps.s3)
     raise ValueError(f"no adapter for target type {kind!r}")

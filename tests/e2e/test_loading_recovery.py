@@ -12,8 +12,8 @@ from e2e.stack import Stack
 
 from loader.errors import LeaseLostError, RetryableError
 from loader.loading.credentials import Credentials
-from loader.loading.data_api import DataApiAdapter
 from loader.loading.job import TargetJob
+from loader.loading.targets.data_api import DataApiAdapter
 from loader.log import logger
 from loader.models import BatchStatus
 
@@ -253,7 +253,7 @@ def test_a_data_api_load_that_loses_its_lease_cancels_its_statement(
         ):
             raise LeaseLostError("another worker holds the batch")
 
-    monkeypatch.setattr("loader.loading.data_api.HEARTBEAT_SECONDS", 0.0)
+    monkeypatch.setattr("loader.loading.targets.data_api.HEARTBEAT_SECONDS", 0.0)
     job, table = slow_data_api_job(stack, budget=60, heartbeat=taken_over)
     adapter = DataApiAdapter(stack.env.deps.data_api, Credentials(stack.env.deps))
 

@@ -254,7 +254,7 @@ def test_an_expired_lease_is_recovered_by_the_sweep_and_the_batch_completes(
 
 
 def test_every_new_lease_has_a_higher_generation_than_the_last(env: Env) -> None:
-    """What fences a holder whose lease was taken over (loading/ledger.py): seal, takeover and
+    """What fences a holder whose lease was taken over (loading/sql/ledger.py): seal, takeover and
     reprocess each hand out a generation above every earlier one; renewing keeps it."""
     env.put_config(make_config(thresholds={"max_files": 1000}))
     deliver(env, *files(2))

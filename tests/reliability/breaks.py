@@ -60,7 +60,8 @@ def _seal_condition(patch: Patch) -> None:
 def _target_ledger(patch: Patch) -> None:
     """A target never finds the batch in its ledger (nor in the batch's recorded target states),
     so a retried batch is loaded again."""
-    from loader.loading import ledger, runner
+    from loader.loading import runner
+    from loader.loading.sql import ledger
 
     real_lookup = ledger.lookup_sql
 
@@ -84,7 +85,7 @@ def _target_ledger(patch: Patch) -> None:
 def _redact(patch: Patch) -> None:
     """Secrets are not masked in error messages, notifications or logs."""
     from loader import copy_sql
-    from loader.loading import db_errors
+    from loader.loading.targets import db_errors
     from loader.notify import message
 
     def redact(sql: str, *, secrets: Any = None) -> str:
@@ -97,7 +98,7 @@ def _redact(patch: Patch) -> None:
 def _debug_sql(patch: Patch) -> None:
     """The original loader's defect #13: each statement, COPY and credentials included, logged
     at DEBUG before it runs."""
-    from loader.loading import pg_session
+    from loader.loading.targets import pg_session
     from loader.log import logger
 
     real = pg_session.run_script

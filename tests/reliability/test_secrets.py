@@ -40,8 +40,8 @@ from loader.copy_sql import CopySecrets, build_copy, quote_literal
 from loader.deps import Deps
 from loader.events import parse_event
 from loader.loading import build_loader
-from loader.loading.db_errors import describe
-from loader.loading.redshift import connection_params
+from loader.loading.targets.db_errors import describe
+from loader.loading.targets.redshift import connection_params
 from loader.log import logger
 from loader.models import DbLogin
 from loader.notify import build_notifier, message

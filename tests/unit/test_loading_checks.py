@@ -9,8 +9,6 @@ from pydantic import TypeAdapter
 
 from config.copy_options import CopyOptions
 from config.targets import Target
-from loader.loading import load_history
-from loader.loading.ledger import Dialect, LedgerEntry
 from loader.loading.load_check import (
     MAX_LISTED,
     Expected,
@@ -23,9 +21,11 @@ from loader.loading.load_check import (
 from loader.loading.load_check import FileLines as FileRecord
 from loader.loading.load_check import find_mismatch as check
 from loader.loading.load_check import reported_totals as summarize
-from loader.loading.pg_input import LineCounter
-from loader.loading.script import StepKind as K
-from loader.loading.script import build_script
+from loader.loading.sql import load_history
+from loader.loading.sql.ledger import Dialect, LedgerEntry
+from loader.loading.sql.script import StepKind as K
+from loader.loading.sql.script import build_script
+from loader.loading.targets.pg_input import LineCounter
 
 A, B, C = (f"s3://landing/in/{n}.csv" for n in "abc")
 

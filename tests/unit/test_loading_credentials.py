@@ -16,8 +16,8 @@ from config.targets import CopyAuthorization, PostgresTarget, RedshiftTarget, Ta
 from loader.deps import Deps
 from loader.errors import ConfigurationError, TerminalError
 from loader.loading.credentials import Credentials
-from loader.loading.postgres import connection_params as pg_params
-from loader.loading.redshift import connection_params
+from loader.loading.targets.postgres import connection_params as pg_params
+from loader.loading.targets.redshift import connection_params
 from loader.models import DbLogin
 from loader.settings import Settings
 

@@ -12,7 +12,7 @@ import zstandard
 
 from config.copy_options import CopyOptions
 from loader.errors import ConfigurationError, RetryableError
-from loader.loading.pg_input import (
+from loader.loading.targets.pg_input import (
     BadInputError,
     ChunkReader,
     JsonRows,

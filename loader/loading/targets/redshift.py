@@ -14,14 +14,16 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from loader.errors import ConfigurationError, LoaderError, RetryableError
-from loader.loading import load_check, load_errors, load_history, pg_session
-from loader.loading.db_errors import classify_db_error
+from loader.loading import load_check
 from loader.loading.job import Loaded, TargetJob, with_error_rows, with_schema_drift
-from loader.loading.ledger import Dialect
 from loader.loading.load_check import LoadCheckError
-from loader.loading.redshift_sql import redshift_script
-from loader.loading.script import Script
-from loader.loading.table_prep import SchemaDriftError, TablePrep
+from loader.loading.sql import load_errors, load_history
+from loader.loading.sql.ledger import Dialect
+from loader.loading.sql.redshift_script import redshift_script
+from loader.loading.sql.script import Script
+from loader.loading.targets import pg_session
+from loader.loading.targets.db_errors import classify_db_error
+from loader.loading.targets.table_prep import SchemaDriftError, TablePrep
 from loader.log import logger
 
 if TYPE_CHECKING:
@@ -71,11 +73,9 @@ class RedshiftAdapter:
         self._credentials = credentials
         self._ca_bundle = ca_bundle
         self._s3 = s3
-        self._ledgers: set[tuple[str, int, str, str]] = set()
+        self._ledgers = pg_session.Ledgers()
 
     def load(self, job: TargetJob) -> Loaded:
-        import psycopg2
-
         target: RedshiftTarget = job.target  # type: ignore[assignment]
         deadline = job.transaction_deadline()
         secrets = self._credentials.copy_secrets(target.copy_authorization, job.config.copy_options)
@@ -83,8 +83,14 @@ class RedshiftAdapter:
         conn = self._connect(target)
         tables = self._tables(conn, job, target)
         added: tuple[str, ...] = ()
-        try:
-            self._ensure_ledger(conn, target)
+
+        def failure(exc: Exception) -> LoaderError:
+            return self._failure(conn, target, exc, secrets, tables, added)
+
+        kept = (LoadCheckError, SchemaDriftError, ConfigurationError, RetryableError)
+        with pg_session.attempt(conn, failure, keep=kept):
+            key = (target.host, target.port, target.database, target.ledger_schema)
+            self._ledgers.ensure(conn, key, target.ledger_schema, Dialect.REDSHIFT)
             tables.ensure_table()
             added = tables.evolution()
             script = self._script(job, target, secrets, checked=verify is not None, added=added)
@@ -98,14 +104,6 @@ class RedshiftAdapter:
                 # COPY read the objects' latest content: still the registered versions?
                 before_claim=_source_check(job),
             )
-        except psycopg2.Error as exc:
-            # `from None`: psycopg2's text may quote the statement, secrets and all.
-            raise self._failure(conn, target, exc, secrets, tables, added) from None
-        except (LoadCheckError, SchemaDriftError, ConfigurationError, RetryableError):
-            pg_session.rollback_quietly(conn)
-            raise
-        finally:  # closing also ends a transaction an unexpected error left open
-            conn.close()
         return Loaded(committed.rows, committed.already_loaded)
 
     def _script(
@@ -136,16 +134,7 @@ class RedshiftAdapter:
         params = connection_params(
             target, login, ca_bundle=self._ca_bundle, libpq_version=psycopg2.__libpq_version__
         )
-        try:
-            return pg_session.connect(**params)
-        except psycopg2.Error as exc:
-            raise classify_db_error(exc, target=target.name) from None
-
-    def _ensure_ledger(self, conn: connection, target: RedshiftTarget) -> None:
-        key = (target.host, target.port, target.database, target.ledger_schema)
-        if key not in self._ledgers:
-            pg_session.ensure_ledger(conn, target.ledger_schema, Dialect.REDSHIFT)
-            self._ledgers.add(key)
+        return pg_session.open_connection(target.name, **params)
 
     def _failure(
         self,

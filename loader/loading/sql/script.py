@@ -29,8 +29,8 @@ from enum import StrEnum
 from typing import TYPE_CHECKING
 
 from loader.copy_sql import build_merge, build_truncate
-from loader.loading import ledger
-from loader.loading.ledger import Dialect, LedgerEntry
+from loader.loading.sql import ledger
+from loader.loading.sql.ledger import Dialect, LedgerEntry
 
 if TYPE_CHECKING:
     from config.targets import Target

@@ -18,13 +18,14 @@ from typing import TYPE_CHECKING, Any
 
 from loader import metrics
 from loader.errors import LeaseLostError, LoaderError, RetryableError, TerminalError
-from loader.loading import ledger, load_check, load_errors, load_history
-from loader.loading.db_errors import describe, is_transient
+from loader.loading import load_check
 from loader.loading.job import Loaded, TargetJob, with_error_rows
-from loader.loading.ledger import Dialect
 from loader.loading.load_check import Expected, LoadCheckError
-from loader.loading.redshift_sql import redshift_script
-from loader.loading.script import Script, StepKind
+from loader.loading.sql import ledger, load_errors, load_history
+from loader.loading.sql.ledger import Dialect
+from loader.loading.sql.redshift_script import redshift_script
+from loader.loading.sql.script import Script, StepKind
+from loader.loading.targets.db_errors import describe, is_transient
 from loader.log import logger
 
 if TYPE_CHECKING:

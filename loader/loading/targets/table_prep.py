@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from config.copy_options import JsonFormat
 from loader.errors import ConfigurationError, LoaderError, TerminalError
-from loader.loading import file_samples
+from loader.loading.targets import file_samples
 from loader.log import logger
 from loader.ports import SchemaDrift
 from loader.schema import ddl

@@ -7,8 +7,8 @@ from typing import TYPE_CHECKING
 
 from loader.copy_sql import build_copy
 from loader.loading.job import bad_statement
-from loader.loading.ledger import Dialect
-from loader.loading.script import Script, build_script
+from loader.loading.sql.ledger import Dialect
+from loader.loading.sql.script import Script, build_script
 
 if TYPE_CHECKING:
     from config.targets import DataApiTarget, RedshiftTarget

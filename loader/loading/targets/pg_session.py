@@ -1,28 +1,31 @@
-"""Running a load script over one psycopg2 connection (Redshift clusters, Serverless, PostgreSQL).
+"""One psycopg2 connection per load attempt (Redshift clusters, Serverless, PostgreSQL): connect,
+make sure the ledger exists, run the load script in one transaction, roll back, close.
 
 psycopg2 opens a transaction at the first statement (autocommit off), so the whole script is one
-transaction, committed at the end. On any error the caller rolls back before anything else is
+transaction, committed at the end. On any error the attempt rolls back before anything else is
 sent on the connection: retrying inside an aborted transaction is what gave the original loader
-its 25P02 errors.
+its 25P02 errors. Both psycopg2 targets share this skeleton (`open_connection`, `Ledgers`,
+`attempt`); each says only what it runs and how it words a failure.
 """
 
 from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Hashable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from loader.errors import LeaseLostError, RetryableError
-from loader.loading import ledger
-from loader.loading.script import Script, Step, StepKind
+from loader.errors import LeaseLostError, LoaderError, RetryableError
+from loader.loading.sql import ledger
+from loader.loading.sql.script import Script, Step, StepKind
+from loader.loading.targets.db_errors import classify_db_error
 from loader.log import logger
 
 if TYPE_CHECKING:
     from psycopg2.extensions import connection, cursor
 
-    from loader.loading.ledger import Dialect
+    from loader.loading.sql.ledger import Dialect
 
 MIN_STEP_MS = 1000
 CopyRunner = Callable[["cursor", Step], int]
@@ -44,6 +47,52 @@ def connect(**params: Any) -> connection:
     conn = psycopg2.connect(application_name="s3-redshift-loader", **params)
     conn.autocommit = False
     return conn
+
+
+def open_connection(target: str, **params: Any) -> connection:
+    """`connect`, a refused connection classified (retryable or terminal)."""
+    import psycopg2
+
+    try:
+        return connect(**params)
+    except psycopg2.Error as exc:
+        raise classify_db_error(exc, target=target) from None
+
+
+@contextlib.contextmanager
+def attempt(
+    conn: connection,
+    failure: Callable[[Exception], LoaderError],
+    *,
+    keep: tuple[type[Exception], ...] = (),
+) -> Iterator[None]:
+    """The attempt's work on `conn`: a database error becomes `failure(exc)`, raised `from None`
+    (psycopg2's text may quote the statement, secrets and all); the errors in `keep` roll back
+    and propagate as they are; the connection is closed at the end, whatever happened (closing
+    also ends a transaction an unexpected error left open)."""
+    import psycopg2
+
+    try:
+        yield
+    except psycopg2.Error as exc:
+        raise failure(exc) from None
+    except keep:
+        rollback_quietly(conn)
+        raise
+    finally:
+        conn.close()
+
+
+class Ledgers:
+    """The databases whose ledger tables this warm container has seen (checked once each)."""
+
+    def __init__(self) -> None:
+        self._known: set[Hashable] = set()
+
+    def ensure(self, conn: connection, key: Hashable, schema: str, dialect: Dialect) -> None:
+        if key not in self._known:
+            ensure_ledger(conn, schema, dialect)
+            self._known.add(key)
 
 
 def ensure_ledger(conn: connection, schema: str, dialect: Dialect) -> None:

@@ -13,12 +13,14 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from loader.errors import LoaderError, TerminalError
-from loader.loading import load_check, load_errors, pg_input, pg_session
-from loader.loading.db_errors import classify_db_error
+from loader.loading import load_check
 from loader.loading.job import Loaded, TargetJob, bad_statement, with_error_rows
-from loader.loading.ledger import Dialect
 from loader.loading.load_check import Expected, FileLines, LoadCheckError, RowRule
-from loader.loading.script import Script, Step, build_script, set_rows_sql
+from loader.loading.sql import load_errors
+from loader.loading.sql.ledger import Dialect
+from loader.loading.sql.script import Script, Step, build_script, set_rows_sql
+from loader.loading.targets import pg_input, pg_session
+from loader.loading.targets.db_errors import classify_db_error
 from loader.manifest import manifest_urls
 
 if TYPE_CHECKING:
@@ -28,7 +30,7 @@ if TYPE_CHECKING:
     from config.targets import PostgresTarget
     from loader.adapters.s3_store import S3Store
     from loader.loading.credentials import Credentials
-    from loader.loading.pg_input import PgCopyPlan
+    from loader.loading.targets.pg_input import PgCopyPlan
 
 _COLUMNS_SQL = (
     "SELECT attname FROM pg_catalog.pg_attribute WHERE attrelid = %s::regclass "
@@ -141,19 +143,22 @@ class PostgresAdapter:
     def __init__(self, credentials: Credentials, s3: S3Store) -> None:
         self._credentials = credentials
         self._s3 = s3
-        self._ledgers: set[tuple[str, str]] = set()
+        self._ledgers = pg_session.Ledgers()
 
     def load(self, job: TargetJob) -> Loaded:
-        import psycopg2
-
         target: PostgresTarget = job.target  # type: ignore[assignment]
         deadline = job.transaction_deadline()
         plan = pg_input.pg_copy_plan(job.config.copy_options, zstd_available=zstd_available())
         urls = manifest_urls(self._s3.read(job.manifest_url))
         conn = self._connect(target)
         feeder: _Feeder | None = None
-        try:
-            self._ensure_ledger(conn, target)
+
+        def failure(exc: Exception) -> LoaderError:
+            return self._failure(conn, target, exc, feeder)
+
+        with pg_session.attempt(conn, failure, keep=(LoadCheckError,)):
+            key = (conn.dsn, target.ledger_schema)
+            self._ledgers.ensure(conn, key, target.ledger_schema, Dialect.POSTGRES)
             columns = self._columns(conn, target, plan)
             expected = None
             if target.verify_load:
@@ -169,29 +174,11 @@ class PostgresAdapter:
                 timeout_ms=job.timeout_ms,
                 copy=feeder.copy,
             )
-        except psycopg2.Error as exc:
-            raise self._failure(conn, target, exc, feeder) from None
-        except LoadCheckError:
-            pg_session.rollback_quietly(conn)
-            raise
-        finally:
-            conn.close()
         return Loaded(committed.rows, committed.already_loaded)
 
     def _connect(self, target: PostgresTarget) -> connection:
-        import psycopg2
-
         secret = self._credentials.secret(target.secret_arn).fields if target.secret_arn else None
-        try:
-            return pg_session.connect(**connection_params(target, secret))
-        except psycopg2.Error as exc:
-            raise classify_db_error(exc, target=target.name) from None
-
-    def _ensure_ledger(self, conn: connection, target: PostgresTarget) -> None:
-        key = (conn.dsn, target.ledger_schema)
-        if key not in self._ledgers:
-            pg_session.ensure_ledger(conn, target.ledger_schema, Dialect.POSTGRES)
-            self._ledgers.add(key)
+        return pg_session.open_connection(target.name, **connection_params(target, secret))
 
     def _columns(self, conn: connection, target: PostgresTarget, plan: PgCopyPlan) -> list[str]:
         """JSON needs the column names to pick fields by; text formats take the table's order."""
