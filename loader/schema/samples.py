@@ -227,3 +227,9 @@ def _objects(value: Any) -> list[dict[str, Any]]:
 def merge_names(samples: Sequence[Sample]) -> list[str]:
     """Every column name of the samples, in order of first appearance."""
     return list(dict.fromkeys(name for sample in samples for name in sample.names))
+
+
+def labelled_column(label: str, index: int, kind: str) -> SampleColumn:
+    """A column of a file's own schema (a footer): labels become names as CSV headers do, so
+    drift compares them alike."""
+    return SampleColumn(name=column_name(label, index), label=label, type=kind)

@@ -21,7 +21,8 @@ from loader.copy_sql import quote_ident, quote_name
 from loader.errors import ConfigurationError, LoaderError, RetryableError, TerminalError
 
 if TYPE_CHECKING:
-    from config.copy_options import CopyOptions, DataFormat
+    from config.copy_options import CopyOptions
+    from config.formats import DataFormat
 
 CHUNK = 1 << 16
 MAX_JSON_DOCUMENT = 4 * 1024 * 1024

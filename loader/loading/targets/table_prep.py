@@ -24,7 +24,7 @@ import contextlib
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from config.copy_options import JsonFormat
+from config.formats import JsonFormat
 from loader.errors import ConfigurationError, LoaderError, TerminalError
 from loader.loading.targets import file_samples
 from loader.log import logger
