@@ -179,6 +179,15 @@ class LoaderService:
             return
         result.registered += len(outcome.registered) + len(outcome.reuploads_registered)
         result.duplicates += len(outcome.duplicates)
+        if outcome.reuploads_ignored:
+            logger.info(
+                "reuploads_ignored",
+                prefix=prefix,
+                files=len(outcome.reuploads_ignored),
+                sample=outcome.reuploads_ignored[:10],
+                reason="reupload: ignore keeps the first upload; "
+                "`loader-admin file reprocess URL` loads the current one",
+            )
         logger.info(
             "files_registered",
             prefix=prefix,
@@ -380,7 +389,9 @@ class LoaderService:
         metrics.gauge(
             "OldestOpenBatchAgeSeconds", max(oldest.values(), default=0.0), unit="Seconds"
         )
-        logger.info(
+        # Once a minute in Lambda, every few seconds locally: a sweep that did nothing is debug.
+        log = logger.info if counts["sealed"] or counts["recovered"] else logger.debug
+        log(
             "sweep_done",
             sealed=counts["sealed"],
             recovered=counts["recovered"],

@@ -245,22 +245,37 @@ class BatchStore:
                 self._register_reupload(prefix, obj, existing, now)
                 outcome.reuploads_registered.append(obj.url)
                 continue
-            self._record_receipt(obj.url, now)
             if arrival is Arrival.REUPLOAD_IGNORED:
+                self._record_receipt(obj.url, now, ignored=obj)
                 outcome.reuploads_ignored.append(obj.url)
             else:
+                self._record_receipt(obj.url, now)
                 outcome.duplicates.append(obj.url)
         return settled
 
     @retrying()
-    def _record_receipt(self, url: str, now: float) -> None:
+    def _record_receipt(self, url: str, now: float, *, ignored: S3Object | None = None) -> None:
+        """One more notification for a registered file; a re-upload `reupload: ignore` left
+        alone is remembered on the record (`file show` says a newer upload was ignored)."""
+        expression = "ADD #times_received :one SET #last_received_at = :now"
+        attr_names = names("times_received", "last_received_at", "url")
+        attr_values = values(one=1, now=now)
+        if ignored is not None:
+            expression += (
+                ", #ignored_etag = :ietag, #ignored_size = :isize, #ignored_at = :now, "
+                "#ignored_version_id = :ivid"
+            )
+            attr_names |= names("ignored_etag", "ignored_size", "ignored_at", "ignored_version_id")
+            attr_values |= values(
+                ietag=ignored.etag or "", isize=ignored.size, ivid=ignored.version_id or ""
+            )
         self._db.update_item(
             TableName=self._tables.files,
             Key=encode({"url": url}),
-            UpdateExpression="ADD #times_received :one SET #last_received_at = :now",
+            UpdateExpression=expression,
             ConditionExpression="attribute_exists(#url)",
-            ExpressionAttributeNames=names("times_received", "last_received_at", "url"),
-            ExpressionAttributeValues=values(one=1, now=now),
+            ExpressionAttributeNames=attr_names,
+            ExpressionAttributeValues=attr_values,
         )
 
     def _register_reupload(

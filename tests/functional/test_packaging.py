@@ -193,3 +193,16 @@ def test_requirements_pin_every_runtime_dependency_of_the_project() -> None:
             continue
         assert installed == spec.version, f"{name}: tests use {installed}, Lambda {spec.version}"
     assert "boto3" not in pins and "botocore" not in pins
+
+
+def test_building_the_project_prints_no_deprecation_warning(tmp_path: Path) -> None:
+    """`pip install` of the project once printed four setuptools warnings (the license table)."""
+    built = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", str(ROOT), "--no-deps", "-w", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert built.returncode == 0, built.stderr
+    assert "deprecat" not in (built.stdout + built.stderr).lower()
