@@ -34,6 +34,7 @@ from loader.events import (
 from loader.log import logger
 from loader.models import Batch, BatchStatus, S3Object
 from loader.processing import BatchLoader, Notifier, Processor
+from loader.sources import Current
 
 if TYPE_CHECKING:
     from config.models import PrefixConfig
@@ -151,6 +152,10 @@ class LoaderService:
 
     # --- registration -------------------------------------------------------------------
 
+    def _current_object(self, url: str) -> Current | None:
+        """What S3 holds now for `url` (asked for re-uploads sequencers cannot order)."""
+        return self._deps.s3.current_objects([url]).get(url)
+
     def _ingest_prefix(
         self,
         configs: ConfigSet,
@@ -164,7 +169,9 @@ class LoaderService:
         objects = [obj for obj, _ in entries]
         started = self._clock()
         try:
-            outcome = self._deps.batches.register(prefix, objects, started, config.reupload)
+            outcome = self._deps.batches.register(
+                prefix, objects, started, config.reupload, current_of=self._current_object
+            )
         except LoaderError as exc:
             messages = list(dict.fromkeys(m for _, m in entries))
             if from_sqs and not exc.retryable and len(messages) > 1:

@@ -17,7 +17,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -25,7 +25,7 @@ from botocore.exceptions import ClientError
 
 from config.models import ReuploadPolicy
 from loader.adapters.codec import decode, encode, names, values
-from loader.decisions import Arrival, classify_arrival
+from loader.decisions import Arrival, arrival_by_current, classify_arrival, ordered
 from loader.errors import BatchConflict, LeaseLost, RetryableError, classify_aws_error
 from loader.models import (
     Batch,
@@ -132,8 +132,12 @@ class BatchStore:
         objects: Sequence[S3Object],
         now: float,
         policy: ReuploadPolicy = ReuploadPolicy.IGNORE,
+        current_of: Callable[[str], Current | None] | None = None,
     ) -> RegistrationOutcome:
-        """Record each object once in the ledger and in the prefix's open batch, atomically."""
+        """Record each object once in the ledger and in the prefix's open batch, atomically.
+
+        `current_of(url)`: what S3 holds now, asked when a re-upload's order cannot be told
+        from sequencers (decisions.arrival_by_current)."""
         pending = _latest_per_url(objects)
         outcome = RegistrationOutcome(prefix=prefix, batch=None)
         batch_id = self._open_batch_id(prefix, now)
@@ -151,7 +155,9 @@ class BatchStore:
             if cancelled.codes[0] == "ConditionalCheckFailed":
                 # The batch was sealed under us: follow the prefix to its new open batch.
                 batch_id = self._open_batch_id(prefix, now, refresh=True)
-            settled = self._settle_known_files(prefix, chunk, cancelled, now, policy, outcome)
+            settled = self._settle_known_files(
+                prefix, chunk, cancelled, now, policy, outcome, current_of
+            )
             pending = [o for o in chunk if o.url not in settled] + rest
         header = self.get_batch(batch_id)
         return outcome.model_copy(update={"batch": header})
@@ -228,6 +234,7 @@ class BatchStore:
         now: float,
         policy: ReuploadPolicy,
         outcome: RegistrationOutcome,
+        current_of: Callable[[str], Current | None] | None = None,
     ) -> set[str]:
         """Files the ledger already knew: decide each one; return the urls now settled."""
         settled: set[str] = set()
@@ -240,6 +247,8 @@ class BatchStore:
             if existing is None:
                 continue  # deleted meanwhile: register it normally on the next pass
             arrival = classify_arrival(existing, obj, policy)
+            if arrival is Arrival.REUPLOAD and current_of and not ordered(existing, obj):
+                arrival = arrival_by_current(obj, current_of(obj.url))
             settled.add(obj.url)
             if arrival is Arrival.REUPLOAD:
                 self._register_reupload(prefix, obj, existing, now)
@@ -303,6 +312,9 @@ class BatchStore:
                         " :old)"
                         + (", #sequencer = :seq" if obj.sequencer else "")
                         + " ADD #times_received :one"
+                        # A listing gives no sequencer: the old upload's must not stay with the
+                        # new upload's ETag (its own notice would look newer still).
+                        + ("" if obj.sequencer else " REMOVE #sequencer")
                     ),
                     # Condition "still the revision we decided on": a concurrent re-upload of
                     # the same key must not register twice.
@@ -316,7 +328,7 @@ class BatchStore:
                         "previous_batches",
                         "times_received",
                         "version_id",
-                        *(["sequencer"] if obj.sequencer else []),
+                        "sequencer",
                     ),
                     "ExpressionAttributeValues": values(
                         batch=batch_id,
@@ -349,6 +361,7 @@ class BatchStore:
         """A re-upload of a member of a still-open batch: the header's bytes, the ledger record
         and the member now describe the new upload (one transaction)."""
         sequencer = ", #sequencer = :seq" if obj.sequencer else ""
+        forget = "" if obj.sequencer else " REMOVE #sequencer"  # a listing: see above
         ledger = {
             "Update": {
                 "TableName": self._tables.files,
@@ -356,7 +369,7 @@ class BatchStore:
                 "UpdateExpression": (
                     "SET #size = :size, #etag = :etag, #version_id = :vid, "
                     f"#last_received_at = :now, #revision = #revision + :one{sequencer} "
-                    "ADD #times_received :one"
+                    f"ADD #times_received :one{forget}"
                 ),
                 # Condition "still the revision we decided on, in this batch".
                 "ConditionExpression": "#revision = :revision AND #batch_id = :batch",
@@ -368,7 +381,7 @@ class BatchStore:
                     "revision",
                     "times_received",
                     "batch_id",
-                    *(["sequencer"] if obj.sequencer else []),
+                    "sequencer",
                 ),
                 "ExpressionAttributeValues": values(
                     size=obj.size,
