@@ -11,6 +11,7 @@ from functools import lru_cache
 from config.models import PrefixConfig, ReuploadPolicy, Thresholds, normalise_prefix
 from loader.errors import ConfigurationError
 from loader.models import Batch, BatchStatus, ConfigSet, FileRecord, S3Object, SealReason
+from loader.sources import Current, same_etag
 from loader.transitions import LEASED
 
 
@@ -161,6 +162,20 @@ def classify_arrival(existing: FileRecord | None, obj: S3Object, policy: Reuploa
     if policy is ReuploadPolicy.RELOAD:
         return Arrival.REUPLOAD
     return Arrival.REUPLOAD_IGNORED
+
+
+def ordered(existing: FileRecord, obj: S3Object) -> bool:
+    """Whether sequencers tell which of two uploads of a key is later (a listing has none)."""
+    return bool(existing.sequencer and obj.sequencer)
+
+
+def arrival_by_current(obj: S3Object, current: Current | None) -> Arrival:
+    """A re-upload the sequencers cannot order: it is one only if S3 holds its content now.
+    Otherwise it is older than what the ledger knows, or superseded since (its content is gone,
+    and COPY could only read the newer one, whose own notice or listing registers it)."""
+    if current is not None and obj.etag and same_etag(current.etag, obj.etag):
+        return Arrival.REUPLOAD
+    return Arrival.STALE
 
 
 def timer_delay(due_at: float, now: float, max_delay: int = 900) -> int:

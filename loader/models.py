@@ -146,6 +146,18 @@ class FileRecord(_Model):
     times_received: int = 1
     revision: int = 1
     previous_batches: list[str] = Field(default_factory=list)
+    ignored_etag: str | None = None
+    """The latest re-upload `reupload: ignore` did not load (its ETag, size, when, version)."""
+    ignored_size: int | None = None
+    ignored_at: float | None = None
+    ignored_version_id: str | None = None
+
+    @property
+    def newer_upload_ignored(self) -> bool:
+        """A later upload than the one the ledger records was left alone by the policy."""
+        return bool(self.ignored_etag) and (self.ignored_etag or "").strip('"') != (
+            self.etag or ""
+        ).strip('"')
 
 
 class RegistrationOutcome(_Model):

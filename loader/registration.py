@@ -15,18 +15,28 @@ bounds a registration that keeps losing (retryable: the notification comes back)
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from config.models import ReuploadPolicy
 from loader.adapters.file_ledger import FILES_PER_TRANSACTION, Placed
-from loader.decisions import Arrival, classify_arrival, latest_per_url
+from loader.decisions import (
+    Arrival,
+    arrival_by_current,
+    classify_arrival,
+    latest_per_url,
+    ordered,
+)
 from loader.errors import RetryableError
 from loader.models import FileRecord, RegistrationOutcome, S3Object
 
 if TYPE_CHECKING:
     from loader.adapters.batch_store import BatchStore
     from loader.adapters.file_ledger import FileLedger, Refused
+    from loader.sources import Current
+
+CurrentOf = Callable[[str], "Current | None"]
+"""What S3 holds now for a url (asked when sequencers cannot order two uploads of a key)."""
 
 MAX_ROUNDS = 100
 """Rounds a registration may lose to concurrent writers (plus one per file) before it gives up."""
@@ -45,8 +55,12 @@ class Registration:
         objects: Sequence[S3Object],
         now: float,
         policy: ReuploadPolicy = ReuploadPolicy.IGNORE,
+        current_of: CurrentOf | None = None,
     ) -> RegistrationOutcome:
-        """Record each object once in the ledger and in the prefix's open batch, atomically."""
+        """Record each object once in the ledger and in the prefix's open batch, atomically.
+
+        `current_of(url)`: what S3 holds now, asked when a re-upload's order cannot be told
+        from sequencers (decisions.arrival_by_current)."""
         pending = latest_per_url(objects)
         outcome = RegistrationOutcome(prefix=prefix, batch=None)
         batch_id = self._batches.open_batch_id(prefix, now)
@@ -63,7 +77,7 @@ class Registration:
                 continue
             if refused.batch_sealed:  # follow the prefix to its new open batch
                 batch_id = self._batches.open_batch_id(prefix, now, refresh=True)
-            settled = self._settle_known(prefix, chunk, refused, now, policy, outcome)
+            settled = self._settle_known(prefix, chunk, refused, now, policy, outcome, current_of)
             pending = [o for o in chunk if o.url not in settled] + rest
         header = self._batches.get_batch(batch_id)
         return outcome.model_copy(update={"batch": header})
@@ -90,6 +104,7 @@ class Registration:
         now: float,
         policy: ReuploadPolicy,
         outcome: RegistrationOutcome,
+        current_of: CurrentOf | None = None,
     ) -> set[str]:
         """Files the ledger already knew: decide each one; return the urls now settled."""
         settled: set[str] = set()
@@ -100,15 +115,18 @@ class Registration:
             if existing is None:
                 continue  # deleted meanwhile: register it normally on the next pass
             arrival = classify_arrival(existing, obj, policy)
+            if arrival is Arrival.REUPLOAD and current_of and not ordered(existing, obj):
+                arrival = arrival_by_current(obj, current_of(obj.url))
             settled.add(obj.url)
             if arrival is Arrival.REUPLOAD:
                 self._register_reupload(prefix, obj, existing, now)
                 outcome.reuploads_registered.append(obj.url)
                 continue
-            self._ledger.record_receipt(obj.url, now)
             if arrival is Arrival.REUPLOAD_IGNORED:
+                self._ledger.record_receipt(obj.url, now, ignored=obj)
                 outcome.reuploads_ignored.append(obj.url)
             else:
+                self._ledger.record_receipt(obj.url, now)
                 outcome.duplicates.append(obj.url)
         return settled
 

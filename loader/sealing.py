@@ -159,7 +159,9 @@ class Sealer:
         # The template's alarm watches this one (dimension: service only).
         oldest_age = max(oldest.values(), default=0.0)
         metrics.gauge("OldestOpenBatchAgeSeconds", oldest_age, unit="Seconds")
-        logger.info(
+        # Once a minute in Lambda, every few seconds locally: a sweep that did nothing is debug.
+        log = logger.info if counts["sealed"] or counts["recovered"] else logger.debug
+        log(
             "sweep_done",
             sealed=counts["sealed"],
             recovered=counts["recovered"],

@@ -30,6 +30,7 @@ from loader.models import Batch, BatchStatus, S3Object, SealReason
 from loader.reconcile import ReconcileReport, reconcile
 from loader.registration import Registration
 from loader.sealing import Sealer, configured
+from loader.sources import Current
 
 if TYPE_CHECKING:
     from config.models import PrefixConfig
@@ -149,6 +150,10 @@ class LoaderService:
 
     # --- registration -------------------------------------------------------------------
 
+    def _current_object(self, url: str) -> Current | None:
+        """What S3 holds now for `url` (asked for re-uploads sequencers cannot order)."""
+        return self.deps.s3.current_objects([url]).get(url)
+
     def _ingest_prefix(
         self,
         configs: ConfigSet,
@@ -162,7 +167,9 @@ class LoaderService:
         objects = [obj for obj, _ in entries]
         started = self.clock()
         try:
-            outcome = self.registration.register(prefix, objects, started, config.reupload)
+            outcome = self.registration.register(
+                prefix, objects, started, config.reupload, current_of=self._current_object
+            )
         except LoaderError as exc:
             messages = list(dict.fromkeys(m for _, m in entries))
             if from_sqs and not exc.retryable and len(messages) > 1:
@@ -177,6 +184,15 @@ class LoaderService:
             return
         result.registered += len(outcome.registered) + len(outcome.reuploads_registered)
         result.duplicates += len(outcome.duplicates)
+        if outcome.reuploads_ignored:
+            logger.info(
+                "reuploads_ignored",
+                prefix=prefix,
+                files=len(outcome.reuploads_ignored),
+                sample=outcome.reuploads_ignored[:10],
+                reason="reupload: ignore keeps the first upload; "
+                "`loader-admin file reprocess URL` loads the current one",
+            )
         logger.info(
             "files_registered",
             prefix=prefix,

@@ -27,7 +27,7 @@ from typing import Any
 from config.copy_options import CopyOptions
 from config.identifiers import duplicates, folded
 from loader.errors import ConfigurationError
-from loader.schema import ddl, footers
+from loader.schema import ddl, footers, orc
 from loader.schema.infer import Widths, column_name, guess_text, headroom
 from loader.schema.propose import IncompatibleSamplesError, Proposal, propose
 from loader.schema.samples import (
@@ -109,7 +109,7 @@ def _kind(file: SampleFile) -> tuple[str, str]:
     data = file.data
     if data[:4] == footers.PARQUET_MAGIC:
         return "parquet", "none"
-    if data[:3] == footers.ORC_MAGIC:
+    if data[:3] == orc.ORC_MAGIC:
         return "orc", "none"
     compression = compression_of(data)
     text = _decompressed(file, compression)

@@ -67,7 +67,12 @@ def _console() -> Console:
 # --- up -------------------------------------------------------------------------------------
 
 
-@app.command()
+@app.command(
+    epilog=examples(
+        "loader-admin local up --demo   (sample files in, rows shown, then keeps running)",
+        "loader-admin local up --data-dir /tmp/loader-local",
+    )
+)
 def up(
     demo: Annotated[
         bool, typer.Option("--demo", help="drop sample files, wait, report, exit")
@@ -148,7 +153,8 @@ def _start_worker() -> tuple[Worker, threading.Thread]:
     # moto serves one request at a time: a long poll would hold every other call, so poll short.
     options = worker_options(
         os.environ,
-        {"wait_seconds": 0, "idle_sleep": 0.2, "sweep_interval": 1.0, "visibility_timeout": 30},
+        # An idle stack should stay idle: poll every half second, sweep every five.
+        {"wait_seconds": 0, "idle_sleep": 0.5, "sweep_interval": 5.0, "visibility_timeout": 30},
     )
     worker = build_worker(options, handler)
     thread = threading.Thread(target=worker.run, name="worker", daemon=True)
@@ -295,7 +301,12 @@ def _row_counts(r: Resources) -> dict[str, tuple[int, int]]:
 # --- put ------------------------------------------------------------------------------------
 
 
-@app.command()
+@app.command(
+    epilog=examples(
+        "loader-admin local put orders.csv clicks.json",
+        "loader-admin local put export.txt --feed orders-csv",
+    )
+)
 def put(
     files: Annotated[
         list[Path],

@@ -8,6 +8,7 @@ import gzip
 import io
 import json
 import random
+import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -105,6 +106,8 @@ def prefix_config(
         "notifications": topics,
         "targets": [{**target, "table": feed.table}],
         "copy_options": feed.copy_options,
+        # Only the suffixes the banner announces load (a notes.txt dropped here stays put).
+        "filename_filter": "(?i).*(" + "|".join(re.escape(s) for s in feed.suffixes) + ")",
     }
 
 

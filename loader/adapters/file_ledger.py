@@ -84,15 +84,28 @@ class FileLedger:
         return Refused(batch_sealed=cancelled.lost(0), known=known)
 
     @retrying()
-    def record_receipt(self, url: str, now: float) -> None:
-        """One more notice of a registered file (a duplicate, or a re-upload that is ignored)."""
+    def record_receipt(self, url: str, now: float, *, ignored: S3Object | None = None) -> None:
+        """One more notification for a registered file; a re-upload `reupload: ignore` left
+        alone is remembered on the record (`file show` says a newer upload was ignored)."""
+        expression = "ADD #times_received :one SET #last_received_at = :now"
+        attr_names = names("times_received", "last_received_at")
+        attr_values = values(one=1, now=now)
+        if ignored is not None:
+            expression += (
+                ", #ignored_etag = :ietag, #ignored_size = :isize, #ignored_at = :now, "
+                "#ignored_version_id = :ivid"
+            )
+            attr_names |= names("ignored_etag", "ignored_size", "ignored_at", "ignored_version_id")
+            attr_values |= values(
+                ietag=ignored.etag or "", isize=ignored.size, ivid=ignored.version_id or ""
+            )
         done = self._db.update(
             self._tables.files,
             ledger_key(url),
-            "ADD #times_received :one SET #last_received_at = :now",
+            expression,
             when.STILL_REGISTERED,
-            names("times_received", "last_received_at"),
-            values(one=1, now=now),
+            attr_names,
+            attr_values,
         )
         if isinstance(done, ConditionLost):
             raise TerminalError(f"{url} is no longer in the file ledger", url=url)
@@ -103,12 +116,15 @@ class FileLedger:
         """A re-upload of a file of an earlier batch (policy `reload`): the ledger moves it to
         `batch_id` (the earlier batch is remembered in `previous_batches`), where it joins."""
         sequencer = ", #sequencer = :seq" if obj.sequencer else ""
+        # A listing gives no sequencer: the old upload's must not stay with the new upload's
+        # ETag (its own notice would look newer still).
+        forget = "" if obj.sequencer else " REMOVE #sequencer"
         ledger = self._ledger_update(
             obj.url,
             "SET #batch_id = :batch, #size = :size, #etag = :etag, #version_id = :vid, "
             "#last_received_at = :now, #revision = #revision + :one, "
             "#previous_batches = list_append(if_not_exists(#previous_batches, :empty), :old)"
-            f"{sequencer} ADD #times_received :one",
+            f"{sequencer} ADD #times_received :one{forget}",
             when.still_revision(existing.revision),
             names(
                 "batch_id",
@@ -118,7 +134,7 @@ class FileLedger:
                 "previous_batches",
                 "times_received",
                 "version_id",
-                *(["sequencer"] if obj.sequencer else []),
+                "sequencer",
             ),
             values(
                 batch=batch_id,
@@ -142,11 +158,12 @@ class FileLedger:
         and the member now describe the new upload, so a redelivery of its notice is a
         duplicate, not one more re-upload."""
         sequencer = ", #sequencer = :seq" if obj.sequencer else ""
+        forget = "" if obj.sequencer else " REMOVE #sequencer"  # a listing: see move_to_batch
         ledger = self._ledger_update(
             obj.url,
             "SET #size = :size, #etag = :etag, #version_id = :vid, "
             f"#last_received_at = :now, #revision = #revision + :one{sequencer} "
-            "ADD #times_received :one",
+            f"ADD #times_received :one{forget}",
             when.still_revision(existing.revision) & when.ledger_still_in(batch_id),
             names(
                 "size",
@@ -154,7 +171,7 @@ class FileLedger:
                 "version_id",
                 "last_received_at",
                 "times_received",
-                *(["sequencer"] if obj.sequencer else []),
+                "sequencer",
             ),
             values(
                 size=obj.size,

@@ -108,11 +108,25 @@ def subject(ok: bool, batch: Batch) -> str:
     head = f"{SUBJECT_PREFIX} {word}: {batch.file_count} files for "
     tail = f" (batch {batch.batch_id})"
     room = MAX_SUBJECT - len(head) - len(tail)
-    prefix = _ascii(batch.prefix)
-    if len(prefix) > room:
-        prefix = "..." + prefix[-max(room - 3, 0) :] if room > 3 else ""
-    text = head + prefix + tail
+    text = head + shorten_prefix(_ascii(batch.prefix), room) + tail
     return text if len(text) <= MAX_SUBJECT else text[:MAX_SUBJECT]
+
+
+def shorten_prefix(prefix: str, room: int) -> str:
+    """`bucket/.../last/segments` within `room` characters: the bucket and the deepest whole
+    segments stay legible (a cut never falls inside a segment)."""
+    if len(prefix) <= room:
+        return prefix
+    bucket, _, path = prefix.partition("/")
+    kept: list[str] = []
+    for segment in reversed(path.split("/")):
+        candidate = "/".join([segment, *kept])
+        if len(bucket) + len("/.../") + len(candidate) > room:
+            break
+        kept.insert(0, segment)
+    if kept:
+        return f"{bucket}/.../{'/'.join(kept)}"
+    return bucket if len(bucket) <= room else bucket[: max(room - 3, 0)] + "..."
 
 
 def summary_line(ok: bool, batch: Batch, targets: list[dict[str, Any]], error: str | None) -> str:

@@ -172,6 +172,7 @@ def test_function_environment_names_the_tables_queue_and_topics(sam: dict[str, A
         "POWERTOOLS_METRICS_NAMESPACE",
         "LOG_LEVEL",
     }
+    assert env["PYDANTIC_DISABLE_PLUGINS"] == "__all__"  # cold start: no plugin scan
     resolved = Stack(sam).resolve(env)
     assert resolved["POWERTOOLS_METRICS_NAMESPACE"] == "S3RedshiftLoader"
     assert resolved["LOADER_EVENT_BUS_NAME"] == "default"
