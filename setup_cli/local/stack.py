@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from setup_cli.local_samples import FEEDS, TABLE_DDL, prefix_config
+from setup_cli.local.samples import FEEDS, TABLE_DDL, prefix_config
 
 if TYPE_CHECKING:
     import boto3

@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from rich.console import Console
 
     from loader.deps import Deps
-    from setup_cli.worker_sqs import SqsQueues
+    from setup_cli.worker.sqs import SqsQueues
 
 _STYLE = {
     BatchStatus.OPEN: "cyan",

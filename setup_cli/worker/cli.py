@@ -7,7 +7,7 @@ while a load runs (a ChangeMessageVisibility heartbeat), and runs the sweep on i
 SIGTERM / SIGINT: finish the current batch, stop polling, release what was received but not
 started, exit 0. A second signal exits at once. See docs/worker.md.
 
-The loop is `setup_cli.worker_loop.Worker`; this module is its command line.
+The loop is `setup_cli.worker.loop.Worker`; this module is its command line.
 """
 
 from __future__ import annotations
@@ -18,9 +18,9 @@ import sys
 import time
 from collections.abc import Mapping, Sequence
 
-from setup_cli.worker_decisions import WorkerOptions, WorkerSettingsError, worker_options
-from setup_cli.worker_loop import Invoke, Worker
-from setup_cli.worker_sqs import SqsQueues
+from setup_cli.worker.decisions import WorkerOptions, WorkerSettingsError, worker_options
+from setup_cli.worker.loop import Invoke, Worker
+from setup_cli.worker.sqs import SqsQueues
 
 __all__ = ["Worker", "build_worker", "main"]
 

@@ -27,8 +27,8 @@ import typer
 from rich.console import Console
 from rich.live import Live
 
-from setup_cli.local_env import DEFAULT_DATA_DIR
-from setup_cli.local_samples import (
+from setup_cli.local.env import DEFAULT_DATA_DIR
+from setup_cli.local.samples import (
     FEEDS,
     ID_COLUMNS,
     SampleFile,
@@ -36,13 +36,13 @@ from setup_cli.local_samples import (
     expected_rows,
     feed_for,
 )
-from setup_cli.local_stack import LOG_FILE, REGION, LocalStack, Resources, read_state
+from setup_cli.local.stack import LOG_FILE, REGION, LocalStack, Resources, read_state
 from setup_cli.output import examples
 
 if TYPE_CHECKING:
     from loader.deps import Deps
-    from setup_cli.local_display import Watcher
-    from setup_cli.worker_loop import Worker
+    from setup_cli.local.display import Watcher
+    from setup_cli.worker.loop import Worker
 
 app = typer.Typer(
     name="local",
@@ -146,8 +146,8 @@ def _log_to_file(path: Path) -> None:
 def _start_worker() -> tuple[Worker, threading.Thread]:
     from loader.handler import handler
     from loader.runtime import reset
-    from setup_cli.worker import build_worker
-    from setup_cli.worker_decisions import worker_options
+    from setup_cli.worker.cli import build_worker
+    from setup_cli.worker.decisions import worker_options
 
     reset()  # the runtime reads the environment LocalStack just set
     # moto serves one request at a time: a long poll would hold every other call, so poll short.
@@ -182,8 +182,8 @@ def _watcher(console: Console, r: Resources) -> tuple[Watcher, Deps]:
 
     from loader.deps import Deps
     from loader.settings import Settings
-    from setup_cli.local_display import Watcher
-    from setup_cli.worker_sqs import SqsQueues
+    from setup_cli.local.display import Watcher
+    from setup_cli.worker.sqs import SqsQueues
 
     deps = Deps(Settings.from_env())
     queues = SqsQueues(boto3.client("sqs", region_name=r.region), time.time)
@@ -191,7 +191,7 @@ def _watcher(console: Console, r: Resources) -> tuple[Watcher, Deps]:
 
 
 def _watch(console: Console, r: Resources, stop: threading.Event) -> None:
-    from setup_cli.local_display import batch_table
+    from setup_cli.local.display import batch_table
 
     watcher, _ = _watcher(console, r)
     console.print("Watching batches (Ctrl-C to stop) ...")
@@ -215,7 +215,7 @@ def _demo(
     timeout: float,
     started: float,
 ) -> int:
-    from setup_cli.local_display import batch_table
+    from setup_cli.local.display import batch_table
 
     files = demo_files()
     urls = _drop(r, files, data_dir / "samples")
@@ -370,7 +370,7 @@ def put(
 def env(data_dir: DataDir = DEFAULT_DATA_DIR) -> None:
     """Print the shell exports (endpoint, fake credentials, region, table names) that point
     `aws` and `loader-admin` at the running local stack."""
-    from setup_cli.local_env import export_lines, running_stack
+    from setup_cli.local.env import export_lines, running_stack
 
     for line in export_lines(running_stack(data_dir)):
         typer.echo(line)

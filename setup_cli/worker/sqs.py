@@ -9,7 +9,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from loader.errors import classify_aws_error
 from loader.retry import retrying
-from setup_cli.worker_decisions import Extension, Received
+from setup_cli.worker.decisions import Extension, Received
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from loader.errors import LoaderError
-from setup_cli.local_stack import (
+from setup_cli.local.stack import (
     FAKE_CREDENTIALS,
     Resources,
     aws_environment,

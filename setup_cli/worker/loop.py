@@ -1,6 +1,6 @@
 """The worker's loop: pollers hand received batches to the main thread, which runs the handler
 one batch at a time, settles it (deletes what succeeded) and sweeps on a timer; a heartbeat keeps
-in-flight messages invisible. The decisions are in `worker_decisions`, SQS in `worker_sqs`.
+in-flight messages invisible. The decisions are in `decisions.py`, SQS in `sqs.py`.
 
 Threads: one poller per queue (each hands over one batch at a time and waits until it is done),
 one heartbeat, and the thread that calls `run()` (the main thread in `loader-worker`).
@@ -19,7 +19,7 @@ from typing import Any
 
 from loader.errors import LoaderError
 from loader.log import logger
-from setup_cli.worker_decisions import (
+from setup_cli.worker.decisions import (
     InFlight,
     Received,
     WorkerOptions,
@@ -30,7 +30,7 @@ from setup_cli.worker_decisions import (
     sweep_due,
     wait_for_work,
 )
-from setup_cli.worker_sqs import SqsQueues
+from setup_cli.worker.sqs import SqsQueues
 
 Invoke = Callable[[dict[str, Any], Any], Any]
 SWEEP_EVENT = {"loader": "sweep"}
