@@ -10,6 +10,8 @@ leased or failed batch in batch_members.py; operator-only writes in batch_operat
 
 from __future__ import annotations
 
+import secrets
+import time
 from typing import TYPE_CHECKING, Any
 
 from loader.adapters import conditions as when
@@ -19,7 +21,6 @@ from loader.adapters.dynamo import ConditionLost, Dynamo, lost_condition
 from loader.adapters.items import (
     batch_from_item,
     header_key,
-    new_batch_id,
     new_header_item,
     state_key,
 )
@@ -35,6 +36,11 @@ if TYPE_CHECKING:
 
 MAX_ERROR_CHARS = 2000
 """A retry's recorded error is cut here: the header item stays far below DynamoDB's 400 KB."""
+
+
+def new_batch_id(now: float) -> str:
+    """Sortable by creation time, unique by its random suffix."""
+    return time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(now)) + "-" + secrets.token_hex(4)
 
 
 class BatchStore(BatchReads):

@@ -11,8 +11,6 @@ Files table: one ledger item per S3 object url: the batch it joined, etag/versio
 from __future__ import annotations
 
 import hashlib
-import secrets
-import time
 from typing import Any
 
 from loader.adapters.codec import decode, encode
@@ -20,11 +18,6 @@ from loader.models import Batch, BatchMember, BatchStatus, FileRecord, Lease, Ta
 
 MAX_SORT_KEY_BYTES = 1000
 """DynamoDB caps sort keys at 1,024 bytes; S3 keys may be 1,024 bytes themselves."""
-
-
-def new_batch_id(now: float) -> str:
-    """Sortable by creation time, unique by its random suffix."""
-    return time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(now)) + "-" + secrets.token_hex(4)
 
 
 def member_sk(url: str) -> str:
