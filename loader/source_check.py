@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import TYPE_CHECKING
 
-from loader.errors import SourcesChanged
+from loader.errors import SourcesChangedError
 from loader.log import logger
 from loader.sources import SourcePlan, changed_since, chunks, plan_sources
 
@@ -44,12 +44,11 @@ def settle_chunk(
 ) -> list[BatchMember]:
     """Compare a run of members with S3 and apply the plan: superseded members leave the
     batch, adopted ones take the current version. Returns the members as they now load."""
-    store = deps.batches
     current = deps.s3.current_objects(m.url for m in chunk if m.etag)
     plan: SourcePlan = plan_sources(chunk, current, policy)
     if plan.superseded:
         urls = [m.url for m in plan.superseded]
-        store.omit_members(batch_id, urls, now=now, owner=owner)
+        deps.members.omit_members(batch_id, urls, now=now, owner=owner)
         logger.warning(
             "members_superseded",
             batch_id=batch_id,
@@ -59,7 +58,7 @@ def settle_chunk(
         )
         done.superseded += len(urls)
     if plan.adopted:
-        store.adopt_versions(batch_id, plan.adopted, owner=owner, now=now)
+        deps.members.adopt_versions(batch_id, plan.adopted, owner=owner, now=now)
         logger.warning(
             "versions_adopted",
             batch_id=batch_id,
@@ -98,7 +97,7 @@ def settle_sources(
 
 
 @dataclass
-class SourceCheck:
+class BatchSources:
     """The batch's members as the load expects them: their ETags (PostgreSQL reads each object
     with If-Match) and a check that none changed (after the COPY, before the commit)."""
 
@@ -122,7 +121,7 @@ class SourceCheck:
         """Raise (retryable: the next attempt settles the sources first) if any changed."""
         changed = self.changed()
         if changed:
-            raise SourcesChanged(
+            raise SourcesChangedError(
                 f"target {target}: {len(changed)} file(s) changed in S3 during the load "
                 f"(e.g. {changed[0]}); rolled back",
                 target=target,

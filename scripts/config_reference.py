@@ -13,9 +13,9 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from config.copy_options import (
+from config.copy_options import CopyOptions
+from config.formats import (
     AvroFormat,
-    CopyOptions,
     CsvFormat,
     DelimitedFormat,
     FixedWidthFormat,
@@ -121,7 +121,8 @@ def _type(info: Any) -> str:
     if isinstance(annotation, type) and issubclass(annotation, __import__("enum").Enum):
         return " \\| ".join(f"`{m.value}`" for m in annotation)
     text = str(annotation).replace("typing.", "").replace("NoneType", "None")
-    for noise in ("config.models.", "config.targets.", "config.copy_options.", "<class '", "'>"):
+    modules = ("config.models.", "config.targets.", "config.copy_options.", "config.formats.")
+    for noise in (*modules, "<class '", "'>"):
         text = text.replace(noise, "")
     if text.startswith("list[Annotated["):
         return "list of targets (below)"

@@ -12,11 +12,12 @@ from config.models import PrefixConfig, normalise_prefix
 from loader.admin import split
 from loader.errors import ConfigurationError, LoaderError
 from loader.models import BatchStatus
-from setup_cli import infer_cmd, original, trial_cmd, wizard
+from setup_cli import infer_cmd, trial_cmd, wizard
 from setup_cli.context import Cli, Format, Output, Yes, cli
 from setup_cli.documents import load_configs, read_documents, to_document, to_yaml
 from setup_cli.errors import EXIT_ATTENTION, EXIT_ERROR
 from setup_cli.explain import explain as explain_object
+from setup_cli.original import convert as original
 from setup_cli.output import emit_json, err, examples, fields, ok, out, table, warn
 
 app = typer.Typer(help="Prefix configurations (one per watched S3 prefix).", no_args_is_help=True)

@@ -27,13 +27,13 @@ from typing import Any
 from config.copy_options import CopyOptions
 from config.identifiers import duplicates, folded
 from loader.errors import ConfigurationError
-from loader.schema import ddl, footers
+from loader.schema import ddl, footers, orc
 from loader.schema.infer import Widths, column_name, guess_text, headroom
-from loader.schema.propose import IncompatibleSamples, Proposal, propose
+from loader.schema.propose import IncompatibleSamplesError, Proposal, propose
 from loader.schema.samples import (
     Sample,
     SampleColumn,
-    UnreadableSample,
+    UnreadableSampleError,
     decompress_head,
     json_documents,
     read_sample,
@@ -101,7 +101,7 @@ def infer(
                 return _json_paths(files, texts, compression)
             return _json(files, texts, compression)
         return _csv(files, texts, compression, header)
-    except (UnreadableSample, IncompatibleSamples) as exc:
+    except (UnreadableSampleError, IncompatibleSamplesError) as exc:
         raise ConfigurationError(str(exc)) from None
 
 
@@ -109,7 +109,7 @@ def _kind(file: SampleFile) -> tuple[str, str]:
     data = file.data
     if data[:4] == footers.PARQUET_MAGIC:
         return "parquet", "none"
-    if data[:3] == footers.ORC_MAGIC:
+    if data[:3] == orc.ORC_MAGIC:
         return "orc", "none"
     compression = compression_of(data)
     text = _decompressed(file, compression)
@@ -206,7 +206,7 @@ def _json_paths(files: Sequence[SampleFile], texts: list[bytes], compression: st
             documents = json_documents(
                 text.decode("utf-8", errors="replace"), complete=True, limit=MAX_RECORDS
             )
-        except UnreadableSample as exc:
+        except UnreadableSampleError as exc:
             raise ConfigurationError(f"{file.name}: {exc}") from None
         for document in documents:
             for path in leaves.values():

@@ -33,7 +33,8 @@ from config.identifiers import split_table_name
 from config.models import PrefixConfig
 from loader.copy_sql import quote_ident, quote_name
 from loader.errors import ConfigurationError
-from loader.processing import LoadErrorRow, SchemaDrift
+from loader.models import TargetStatus
+from loader.ports import LoadErrorRow, SchemaDrift
 from setup_cli.documents import to_document
 from setup_cli.inference import SampleFile, infer
 from setup_cli.sample_files import base_name
@@ -41,7 +42,7 @@ from setup_cli.sample_files import base_name
 if TYPE_CHECKING:
     import boto3
 
-    from loader.processing import LoadResult
+    from loader.ports import LoadResult
     from redshift_standin.postgres import EmbeddedPostgres
     from redshift_standin.proxy import StandIn
 
@@ -57,8 +58,7 @@ class TargetTrial:
     name: str
     type: str
     table: str
-    status: str
-    """`loaded` or `failed`."""
+    status: TargetStatus
     rows: int | None
     error: str | None
     error_rows: tuple[LoadErrorRow, ...]
@@ -71,7 +71,7 @@ class TargetTrial:
 
     @property
     def clean(self) -> bool:
-        return self.status == "loaded" and not self.error_rows
+        return self.status is TargetStatus.LOADED and not self.error_rows
 
 
 @dataclass(frozen=True)
@@ -139,7 +139,7 @@ def _stopped_early(config: PrefixConfig, trials: Sequence[TargetTrial]) -> bool:
     options = config.copy_options
     if options.format.type in ("parquet", "orc") or (options.max_error or 0) >= MAX_ERROR:
         return False
-    return any(t.status == "failed" and t.error_rows for t in trials)
+    return any(t.status is TargetStatus.FAILED and t.error_rows for t in trials)
 
 
 def _every_rejected_row(
@@ -152,7 +152,7 @@ def _every_rejected_row(
 ) -> list[TargetTrial]:
     """The same load with MAXERROR at Redshift's maximum, so COPY records every bad row; the
     first load's outcome (status, preview) is kept, its rejected rows replaced."""
-    from loader.loading import load_errors
+    from loader.loading.sql import load_errors
 
     document = to_document(config)
     document.setdefault("copy_options", {})["max_error"] = MAX_ERROR
@@ -365,7 +365,7 @@ def _load(
     from loader.loading.runner import TargetsLoader
     from loader.manifest import build_manifest, manifest_key
     from loader.models import Batch, BatchMember, BatchStatus
-    from loader.processing import LoadContext
+    from loader.ports import LoadContext
     from loader.settings import Settings
     from redshift_standin.data_api import FakeRedshiftData
 
@@ -413,7 +413,7 @@ def _target_trial(
     table_from: str,
     preview: int,
 ) -> TargetTrial:
-    from loader.loading import load_errors
+    from loader.loading.sql import load_errors
 
     state = result.targets.get(target.name)
     dsn = postgres.dsn_for(database)
@@ -428,7 +428,7 @@ def _target_trial(
         name=target.name,
         type=target.type,
         table=target.table,
-        status=state.status if state else "failed",
+        status=state.status if state else TargetStatus.FAILED,
         rows=state.rows if state else None,
         error=state.error if state else result.error,
         error_rows=rows,

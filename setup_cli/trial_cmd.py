@@ -17,6 +17,7 @@ import typer
 
 from loader.errors import ConfigurationError
 from loader.loading.outcome import describe_row
+from loader.models import TargetStatus
 from setup_cli.context import Format, Output, cli
 from setup_cli.documents import load_configs
 from setup_cli.errors import EXIT_ERROR
@@ -128,7 +129,7 @@ def _show_target(trial: Trial, target: TargetTrial) -> None:
     head = f"target {target.name} ({target.type}) -> {target.table}"
     out.print(f"\n{head}", style="bold")
     out.print(f"  table: {target.table_from}", markup=False)
-    if target.status == "loaded":
+    if target.status is TargetStatus.LOADED:
         out.print(f"  loaded {target.rows} row(s); the table holds {target.row_count}")
     else:
         out.print(f"  FAILED: {(target.error or '').split(' | ')[0]}", style="red", markup=False)

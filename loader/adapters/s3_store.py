@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
-from loader.errors import SourcesChanged, classify_aws_error
+from loader.errors import SourcesChangedError, classify_aws_error
 from loader.retry import retrying
 from loader.sources import Current
 
@@ -80,7 +80,9 @@ class S3Store:
             return self._s3.get_object(Bucket=bucket, Key=key, IfMatch=quoted)["Body"]
         except ClientError as exc:
             if exc.response.get("Error", {}).get("Code") == "PreconditionFailed":
-                raise SourcesChanged(f"{url} changed since it was registered", url=url) from exc
+                raise SourcesChangedError(
+                    f"{url} changed since it was registered", url=url
+                ) from exc
             raise classify_aws_error(exc) from exc
 
     def current_objects(self, urls: Iterable[str]) -> dict[str, Current | None]:

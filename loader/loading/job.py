@@ -8,15 +8,14 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
 from loader.errors import ConfigurationError, LoaderError
-from loader.loading.ledger import LedgerEntry
+from loader.loading.sql.ledger import LedgerEntry
 from loader.loading.timing import SAFETY_SECONDS
 
 if TYPE_CHECKING:
     from config.models import PrefixConfig
     from config.targets import Target
     from loader.models import Batch
-    from loader.processing import LoadErrorRow, SchemaDrift
-    from loader.source_check import SourceCheck
+    from loader.ports import LoadErrorRow, SchemaDrift, SourceCheck
 
 
 @dataclass(frozen=True)
@@ -72,29 +71,21 @@ class Loaded:
 class TargetAdapter(Protocol):
     def load(self, job: TargetJob) -> Loaded:
         """Load (or find loaded) the batch; raise RetryableError/TerminalError otherwise,
-        with the rejected rows in `error.fields["error_rows"]` when known."""
+        with the rejected rows in `error.error_rows` when known."""
         ...
 
 
 def with_error_rows(error: LoaderError, rows: tuple[LoadErrorRow, ...]) -> LoaderError:
-    error.fields["error_rows"] = rows
+    error.error_rows = tuple(rows)
     return error
 
 
 def with_schema_drift(error: LoaderError, drift: SchemaDrift) -> LoaderError:
     """The error, its message naming the drift (and the DDL that would fix it)."""
-    fields = {**error.fields, "schema_drift": drift}
-    return type(error)(f"{error} | {drift.summary}", **fields)
-
-
-def schema_drift(error: LoaderError) -> SchemaDrift | None:
-    found = error.fields.get("schema_drift")
-    return found if found is not None else None
-
-
-def error_rows(error: LoaderError) -> tuple[LoadErrorRow, ...]:
-    rows = error.fields.get("error_rows", ())
-    return tuple(rows)
+    named = type(error)(f"{error} | {drift.summary}", **error.fields)
+    named.error_rows = error.error_rows
+    named.schema_drift = drift
+    return named
 
 
 def bad_statement(target: str, exc: ValueError) -> ConfigurationError:

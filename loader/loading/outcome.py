@@ -11,8 +11,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from loader.errors import LoaderError
-from loader.models import TargetState
-from loader.processing import LoadErrorRow, LoadResult, SchemaDrift
+from loader.models import TargetState, TargetStatus
+from loader.ports import LoadErrorRow, LoadResult, SchemaDrift
 
 SUMMARY_ROWS = 3
 MAX_SUMMARY = 2000
@@ -29,13 +29,15 @@ class TargetOutcome:
 
     @property
     def failed(self) -> bool:
-        return self.state.status == "failed"
+        return self.state.status is TargetStatus.FAILED
 
 
 def loaded(
     name: str, rows: int, *, attempts: int, now: float, warning: str | None = None
 ) -> TargetOutcome:
-    state = TargetState(status="loaded", rows=rows, attempts=attempts, loaded_at=now, error=warning)
+    state = TargetState(
+        status=TargetStatus.LOADED, rows=rows, attempts=attempts, loaded_at=now, error=warning
+    )
     return TargetOutcome(name, state)
 
 
@@ -49,7 +51,7 @@ def failed(
 ) -> TargetOutcome:
     rows = tuple(error_rows)
     text = target_error(str(error), rows)
-    state = TargetState(status="failed", error=text, attempts=attempts)
+    state = TargetState(status=TargetStatus.FAILED, error=text, attempts=attempts)
     return TargetOutcome(
         name, state, retryable=error.retryable, error_rows=rows, schema_drift=schema_drift
     )
@@ -73,7 +75,7 @@ def describe_row(row: LoadErrorRow) -> str:
     return f"{where}: {row.reason}"
 
 
-def summarize(outcomes: Sequence[TargetOutcome], *, duration_ms: int | None) -> LoadResult:
+def load_result(outcomes: Sequence[TargetOutcome], *, duration_ms: int | None) -> LoadResult:
     """Every target's state; error/retryable from the failed ones (retry only if all may pass)."""
     failures = [o for o in outcomes if o.failed]
     error = None

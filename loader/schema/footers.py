@@ -11,29 +11,27 @@ end of the file, so reading the file's tail is enough:
 - ORC (ORC v1 specification, "File Tail"): `... <Footer> <PostScript> <1-byte PostScript
   length>`. PostScript (protobuf, never compressed) gives the footer's length and compression;
   the Footer (protobuf, compressed in chunks with 3-byte headers) lists Types, types[0] being
-  the root struct whose subtypes and field names are the columns.
+  the root struct whose subtypes and field names are the columns (read in orc.py).
 
 Types become the Redshift types the columnar COPY accepts for them (the stand-in's
 `redshift_standin.columnar.COMPATIBLE` follows the same documentation); nested columns become
 VARCHAR(65535) for SERIALIZETOJSON. ORC footers compressed with LZO or LZ4 (and ZSTD without the
-`zstandard` module) cannot be read here: `UnreadableSample` says so.
+`zstandard` module) cannot be read here: `UnreadableSampleError` says so.
 """
 
 from __future__ import annotations
 
 import struct
-import zlib
 from dataclasses import dataclass
 from typing import Any
 
-from loader.schema.infer import column_name
-from loader.schema.samples import SampleColumn, UnreadableSample
+from loader.schema import orc
+from loader.schema.samples import SampleColumn, UnreadableSampleError, labelled_column
 
 TAIL_BYTES = 64 * 1024
 """Read this much of a file's end first; a larger footer says how much more it needs."""
-WIDE = "VARCHAR(65535)"
+WIDE = orc.WIDE
 PARQUET_MAGIC = b"PAR1"
-ORC_MAGIC = b"ORC"
 
 
 @dataclass(frozen=True)
@@ -43,59 +41,36 @@ class Footer:
 
 def needed(tail: bytes, kind: str) -> int:
     """How many bytes from the end of the file the footer takes (at least `len(tail)` means the
-    tail holds it); raises UnreadableSample when the tail is not of that format."""
+    tail holds it); raises UnreadableSampleError when the tail is not of that format."""
     if kind == "parquet":
         if len(tail) < 12 or tail[-4:] != PARQUET_MAGIC:
-            raise UnreadableSample("not a Parquet file (no PAR1 at its end)")
+            raise UnreadableSampleError("not a Parquet file (no PAR1 at its end)")
         return struct.unpack("<I", tail[-8:-4])[0] + 8
     if kind == "orc":
         if len(tail) < 2:
-            raise UnreadableSample("not an ORC file (too short)")
-        postscript = _orc_postscript(tail)
+            raise UnreadableSampleError("not an ORC file (too short)")
+        postscript = orc.postscript(tail)
         return 1 + tail[-1] + postscript["footer"]
-    raise UnreadableSample(f"{kind} has no footer schema")
+    raise UnreadableSampleError(f"{kind} has no footer schema")
 
 
 def read_footer(tail: bytes, kind: str) -> Footer:
     """The columns of a Parquet or ORC file whose last `needed(...)` bytes are `tail`."""
     size = needed(tail, kind)
     if size > len(tail):
-        raise UnreadableSample(f"the footer needs the last {size} bytes, got {len(tail)}")
+        raise UnreadableSampleError(f"the footer needs the last {size} bytes, got {len(tail)}")
     if kind == "parquet":
         return Footer(_parquet_columns(tail[-size:-8]))
-    return Footer(_orc_columns(tail, size))
+    return Footer(orc.columns(tail))
 
 
 # --- Thrift compact protocol --------------------------------------------------------------------
-class _Compact:
+class _Compact(orc.Varints):
     """Just enough of the Thrift compact protocol to walk FileMetaData."""
-
-    def __init__(self, data: bytes) -> None:
-        self.data, self.pos = data, 0
-
-    def byte(self) -> int:
-        if self.pos >= len(self.data):
-            raise UnreadableSample("the Parquet footer ends early")
-        self.pos += 1
-        return self.data[self.pos - 1]
-
-    def varint(self) -> int:
-        shift = result = 0
-        while True:
-            b = self.byte()
-            result |= (b & 0x7F) << shift
-            if not b & 0x80:
-                return result
-            shift += 7
 
     def zigzag(self) -> int:
         n = self.varint()
         return (n >> 1) ^ -(n & 1)
-
-    def binary(self) -> bytes:
-        size = self.varint()
-        self.pos += size
-        return self.data[self.pos - size : self.pos]
 
     def struct(self, stop_after: int | None = None) -> dict[int, Any]:
         """A struct's fields by id, up to field `stop_after` (the rest is never parsed)."""
@@ -125,7 +100,7 @@ class _Compact:
             return None
         if kind == 8:
             return self.binary()
-        raise UnreadableSample(f"the Parquet footer holds an unknown Thrift type {kind}")
+        raise UnreadableSampleError(f"the Parquet footer holds an unknown Thrift type {kind}")
 
     def _container(self, kind: int) -> Any:
         if kind == 12:
@@ -176,20 +151,15 @@ def _parquet_columns(metadata: bytes) -> tuple[SampleColumn, ...]:
     fields = reader.struct(stop_after=2)  # 1: version, 2: schema; row groups are not needed
     elements = fields.get(2)
     if not isinstance(elements, list) or not elements:
-        raise UnreadableSample("the Parquet footer has no schema")
+        raise UnreadableSampleError("the Parquet footer has no schema")
     root, rest = elements[0], elements[1:]
     columns, pos = [], 0
     for index in range(int(root.get(5) or 0)):
         element = rest[pos]
         pos += 1 + _subtree(rest, pos)
         label = bytes(element[4]).decode("utf-8", errors="replace")
-        columns.append(_column(label, index, _parquet_type(element)))
+        columns.append(labelled_column(label, index, _parquet_type(element)))
     return tuple(columns)
-
-
-def _column(label: str, index: int, kind: str) -> SampleColumn:
-    """Labels become names as CSV headers do, so drift compares them alike."""
-    return SampleColumn(name=column_name(label, index), label=label, type=kind)
 
 
 def _subtree(elements: list[dict[int, Any]], pos: int) -> int:
@@ -246,169 +216,3 @@ def _integer_width(bits: int, signed: bool) -> str:
     if bits <= 32 or signed:
         return "BIGINT"
     return "DECIMAL(20,0)"
-
-
-# --- protobuf and ORC ---------------------------------------------------------------------------
-def _protobuf(data: bytes) -> dict[int, list[Any]]:
-    """A message's fields by number (repeated fields keep every value; bytes stay bytes)."""
-    reader = _Compact(data)
-    fields: dict[int, list[Any]] = {}
-    while reader.pos < len(data):
-        key = reader.varint()
-        number, wire = key >> 3, key & 7
-        if wire == 0:
-            value: Any = reader.varint()
-        elif wire == 2:
-            value = reader.binary()
-        elif wire == 1:
-            reader.pos += 8
-            value = None
-        elif wire == 5:
-            reader.pos += 4
-            value = None
-        else:
-            raise UnreadableSample(f"the ORC footer holds an unknown protobuf wire type {wire}")
-        fields.setdefault(number, []).append(value)
-    return fields
-
-
-def _packed(values: list[Any]) -> list[int]:
-    """A repeated uint32, packed (bytes) or not (ints)."""
-    out: list[int] = []
-    for value in values:
-        if isinstance(value, bytes):
-            reader = _Compact(value)
-            while reader.pos < len(value):
-                out.append(reader.varint())
-        elif isinstance(value, int):
-            out.append(value)
-    return out
-
-
-_ORC_COMPRESSION = {0: "none", 1: "zlib", 2: "snappy", 3: "lzo", 4: "lz4", 5: "zstd"}
-
-
-def _orc_postscript(tail: bytes) -> dict[str, Any]:
-    length = tail[-1]
-    if length + 1 > len(tail):
-        raise UnreadableSample("not an ORC file (its postscript is cut off)")
-    fields = _protobuf(tail[-1 - length : -1])
-    magic = fields.get(8000, [b""])[0]
-    if magic != ORC_MAGIC:
-        raise UnreadableSample("not an ORC file (no ORC magic in its postscript)")
-    return {
-        "footer": int(fields.get(1, [0])[0] or 0),
-        "compression": _ORC_COMPRESSION.get(int(fields.get(2, [0])[0] or 0), "unknown"),
-    }
-
-
-def _orc_columns(tail: bytes, size: int) -> tuple[SampleColumn, ...]:
-    postscript = _orc_postscript(tail)
-    end = len(tail) - 1 - tail[-1]
-    raw = tail[end - int(postscript["footer"]) : end]
-    footer = _protobuf(_orc_inflate(raw, str(postscript["compression"])))
-    types = [_protobuf(t) for t in footer.get(4, []) if isinstance(t, bytes)]
-    if not types:
-        raise UnreadableSample("the ORC footer has no types")
-    root = types[0]
-    ids = _packed(root.get(2, []))
-    labels = [n for n in root.get(3, []) if isinstance(n, bytes)]
-    names = [label.decode("utf-8", errors="replace") for label in labels]
-    return tuple(
-        _column(name, index, _orc_type(types[i]))
-        for index, (name, i) in enumerate(zip(names, ids, strict=False))
-    )
-
-
-# orc_proto.proto, Type.Kind: BOOLEAN 0, BYTE 1, SHORT 2, INT 3, LONG 4, FLOAT 5, DOUBLE 6,
-# STRING 7, BINARY 8, TIMESTAMP 9, DATE 15, TIMESTAMP_INSTANT 18 (and DECIMAL 14, VARCHAR 16,
-# CHAR 17 with parameters; LIST 10, MAP 11, STRUCT 12, UNION 13 nested).
-_ORC_KINDS = {
-    0: "BOOLEAN",
-    1: "SMALLINT",
-    2: "SMALLINT",
-    3: "INTEGER",
-    4: "BIGINT",
-    5: "REAL",
-    6: "DOUBLE PRECISION",
-    7: WIDE,
-    8: "VARBYTE",
-    9: "TIMESTAMP",
-    15: "DATE",
-    18: "TIMESTAMPTZ",
-}
-
-
-def _orc_type(fields: dict[int, list[Any]]) -> str:
-    kind = int(fields.get(1, [7])[0] or 0)
-    if kind == 14:
-        precision = int(fields.get(5, [38])[0] or 38)
-        scale = int(fields.get(6, [0])[0] or 0)
-        return f"DECIMAL({precision},{scale})"
-    if kind in (16, 17):
-        length = int(fields.get(4, [0])[0] or 0)
-        name = "VARCHAR" if kind == 16 else "CHAR"
-        return f"{name}({length})" if 0 < length <= (65535 if kind == 16 else 4096) else WIDE
-    return _ORC_KINDS.get(kind, WIDE)  # lists, maps, structs, unions: JSON text
-
-
-def _orc_inflate(data: bytes, compression: str) -> bytes:
-    if compression == "none":
-        return data
-    out, pos = bytearray(), 0
-    while pos + 3 <= len(data):
-        header = data[pos] | data[pos + 1] << 8 | data[pos + 2] << 16
-        length, original = header >> 1, header & 1
-        chunk = data[pos + 3 : pos + 3 + length]
-        pos += 3 + length
-        out += chunk if original else _inflate_chunk(chunk, compression)
-    return bytes(out)
-
-
-def _inflate_chunk(chunk: bytes, compression: str) -> bytes:
-    if compression == "zlib":
-        return zlib.decompressobj(-15).decompress(chunk)
-    if compression == "snappy":
-        return _unsnappy(chunk)
-    if compression == "zstd":
-        try:
-            import zstandard
-        except ImportError:
-            raise UnreadableSample("the ORC footer is zstd-compressed (no zstandard)") from None
-        return bytes(zstandard.ZstdDecompressor().decompressobj().decompress(chunk))
-    raise UnreadableSample(f"the ORC footer is {compression}-compressed, which cannot be read here")
-
-
-def _unsnappy(data: bytes) -> bytes:
-    """Raw Snappy (format_description.txt): a varint length, then literals and back-copies."""
-    reader = _Compact(data)
-    size = reader.varint()
-    out = bytearray()
-    while reader.pos < len(data):
-        tag = reader.byte()
-        kind = tag & 3
-        if kind == 0:
-            length = tag >> 2
-            if length >= 60:
-                extra = length - 59
-                length = int.from_bytes(data[reader.pos : reader.pos + extra], "little")
-                reader.pos += extra
-            length += 1
-            out += data[reader.pos : reader.pos + length]
-            reader.pos += length
-            continue
-        if kind == 1:
-            length = 4 + ((tag >> 2) & 7)
-            offset = (tag >> 5) << 8 | reader.byte()
-        else:
-            width = 2 if kind == 2 else 4
-            length = (tag >> 2) + 1
-            offset = int.from_bytes(data[reader.pos : reader.pos + width], "little")
-            reader.pos += width
-        if not 0 < offset <= len(out):
-            raise UnreadableSample("the ORC footer's Snappy data is corrupt")
-        for _ in range(length):  # copies may overlap what they produce
-            out.append(out[-offset])
-    if len(out) != size:
-        raise UnreadableSample("the ORC footer's Snappy data is corrupt")
-    return bytes(out)

@@ -28,7 +28,7 @@ from loader.schema.samples import Sample
 NO_FORMATS = (None, None)
 
 
-class IncompatibleSamples(ValueError):
+class IncompatibleSamplesError(ValueError):
     """The samples cannot share one table (positional files with different columns)."""
 
 
@@ -50,7 +50,7 @@ def propose(
     """The table the samples fit. `formats`: the (DATEFORMAT, TIMEFORMAT) the COPY already uses
     (columns needing another become VARCHAR); None lets the proposal choose them."""
     if not samples:
-        raise IncompatibleSamples("no sample to infer a table from")
+        raise IncompatibleSamplesError("no sample to infer a table from")
     _check_positional(samples)
     values: dict[str, list[object]] = {}
     types: dict[str, str] = {}
@@ -108,7 +108,7 @@ def _check_positional(samples: Sequence[Sample]) -> None:
         else:
             same = len(sample.columns) == len(first.columns)
         if not same:
-            raise IncompatibleSamples(
+            raise IncompatibleSamplesError(
                 f"{sample.url} has other columns than {first.url} ({', '.join(sample.names)} vs "
                 f"{', '.join(first.names)}): COPY maps columns by position, so one table cannot "
                 "take both"

@@ -62,7 +62,7 @@ class Sample:
         return tuple(c.name for c in self.columns)
 
 
-class UnreadableSample(ValueError):
+class UnreadableSampleError(ValueError):
     """The sample cannot be read as the configured format (its message says why)."""
 
 
@@ -83,7 +83,7 @@ def decompress_head(data: bytes, compression: str) -> bytes | None:
                 return None
             return bytes(zstandard.ZstdDecompressor().decompressobj().decompress(data))
     except (OSError, zlib.error, EOFError) as exc:
-        raise UnreadableSample(f"not {compression} data: {exc}") from None
+        raise UnreadableSampleError(f"not {compression} data: {exc}") from None
     return None
 
 
@@ -101,7 +101,7 @@ def read_sample(
         return _json_sample(url, text, fmt.ignore_header_rows, complete=complete, records=records)
     if fmt.type in ("csv", "delimited"):
         return _text_sample(url, text, options, records)
-    raise UnreadableSample(f"format {fmt.type} has no columns to sample from its head")
+    raise UnreadableSampleError(f"format {fmt.type} has no columns to sample from its head")
 
 
 # --- text ---------------------------------------------------------------------------------------
@@ -142,7 +142,7 @@ def _split_records(text: str, options: CopyOptions) -> list[list[str]]:
         try:
             return [row for row in reader]
         except csv.Error as exc:
-            raise UnreadableSample(f"not CSV with delimiter {delimiter!r}: {exc}") from None
+            raise UnreadableSampleError(f"not CSV with delimiter {delimiter!r}: {exc}") from None
     records = []
     for line in lines:
         body = line.rstrip("\r\n") if fmt.type == "csv" else line.rstrip("\n")
@@ -210,7 +210,7 @@ def json_documents(text: str, *, complete: bool, limit: int) -> list[dict[str, A
         except json.JSONDecodeError as exc:
             if not complete and documents:
                 break  # the head cut a record off
-            raise UnreadableSample(f"not JSON at character {exc.pos}: {exc.msg}") from None
+            raise UnreadableSampleError(f"not JSON at character {exc.pos}: {exc.msg}") from None
         documents += _objects(value)
     return documents
 
@@ -227,3 +227,9 @@ def _objects(value: Any) -> list[dict[str, Any]]:
 def merge_names(samples: Sequence[Sample]) -> list[str]:
     """Every column name of the samples, in order of first appearance."""
     return list(dict.fromkeys(name for sample in samples for name in sample.names))
+
+
+def labelled_column(label: str, index: int, kind: str) -> SampleColumn:
+    """A column of a file's own schema (a footer): labels become names as CSV headers do, so
+    drift compares them alike."""
+    return SampleColumn(name=column_name(label, index), label=label, type=kind)

@@ -12,9 +12,10 @@ from psycopg2.extensions import make_dsn, parse_dsn
 
 from config.models import PrefixConfig
 from loader.events import parse_event
-from loader.loading import build_loader, build_notifier
+from loader.lifecycle import BatchLifecycle
+from loader.loading import build_loader
 from loader.models import Batch, BatchStatus
-from loader.processing import Processor
+from loader.notify import build_notifier
 from loader.service import LoaderService
 from redshift_standin.data_api import FakeRedshiftData
 from redshift_standin.postgres import EmbeddedPostgres
@@ -128,9 +129,9 @@ class Stack:
             clock=clock,
         )
 
-    def processor(self) -> Processor:
+    def processor(self) -> BatchLifecycle:
         deps, clock = self.env.deps, self.env.clock
-        return Processor(
+        return BatchLifecycle(
             deps, build_loader(deps, clock=clock), build_notifier(deps, clock=clock), clock
         )
 

@@ -17,8 +17,9 @@ from psycopg2.extensions import make_dsn, parse_dsn
 from config.models import PrefixConfig
 from loader.deps import Deps
 from loader.events import FLUSH_TIMER, parse_event
-from loader.loading import build_loader, build_notifier
+from loader.loading import build_loader
 from loader.models import BatchStatus
+from loader.notify import build_notifier
 from loader.service import LoaderService
 from support.aws import Clock
 from support.events import (
@@ -302,8 +303,8 @@ def after_load(action: str) -> Flow:
 def queue_consumer(account: Account, role: Role) -> None:
     """What consuming the notification queue takes (Lambda's event source mapping does it with
     the role; the worker's SqsQueues does it in-process): receive, extend, delete."""
-    from setup_cli.worker_decisions import Extension, InFlight
-    from setup_cli.worker_sqs import SqsQueues
+    from setup_cli.worker.decisions import Extension, InFlight
+    from setup_cli.worker.sqs import SqsQueues
 
     queue = account.world.name("NotificationQueue")
     account.admin.client("sqs").send_message(QueueUrl=queue, MessageBody="{}")

@@ -18,7 +18,7 @@ from config.models import PrefixConfig, ReuploadPolicy
 from loader.errors import TerminalError
 from loader.events import OUTCOME_SCHEMA, parse_event
 from loader.models import Batch, BatchStatus
-from loader.processing import LoadContext, LoadResult
+from loader.ports import LoadContext, LoadResult
 from support.aws import BUCKET, MANIFEST_BUCKET, Env, make_config
 from support.events import s3_event, s3_record, sqs_event
 from support.fakes import RecordingLoader

@@ -6,9 +6,9 @@ import json
 from typing import Any
 
 from config.models import PrefixConfig
-from loader.loading import message
 from loader.models import Batch, BatchStatus, TargetState
-from loader.processing import LoadErrorRow, LoadResult
+from loader.notify import message
+from loader.ports import LoadErrorRow, LoadResult
 from loader.settings import Settings
 
 TOPIC_OK = "arn:aws:sns:us-east-1:123456789012:ok"
@@ -180,7 +180,7 @@ def test_subjects_are_short_ascii_and_say_what_happened() -> None:
 
 
 def test_a_long_prefix_is_never_cut_inside_a_segment() -> None:
-    from loader.loading.message import shorten_prefix
+    from loader.notify.message import shorten_prefix
 
     prefix = "analytics-landing/events/source=mobile-app/year=2026/month=11/day=23"
     assert shorten_prefix(prefix, 60) == "analytics-landing/.../year=2026/month=11/day=23"

@@ -6,7 +6,7 @@ import pytest
 
 from config.models import PrefixConfig
 from loader.decisions import passes_filter
-from setup_cli.local_samples import FEEDS, prefix_config
+from setup_cli.local.samples import FEEDS, prefix_config
 
 TARGET = {"type": "postgres", "name": "local", "dsn": "host=x", "sslmode": "disable"}
 

@@ -11,7 +11,7 @@ from loader.schema.drift import TableColumn, appendable, compare, loaded_columns
 from loader.schema.samples import (
     Sample,
     SampleColumn,
-    UnreadableSample,
+    UnreadableSampleError,
     decompress_head,
     read_sample,
 )
@@ -121,7 +121,7 @@ def test_a_cut_off_head_loses_its_partial_record() -> None:
 
 
 def test_a_head_that_is_not_what_the_configuration_says_is_unreadable() -> None:
-    with pytest.raises(UnreadableSample, match="not gzip"):
+    with pytest.raises(UnreadableSampleError, match="not gzip"):
         decompress_head(b"id,name\n", "gzip")
-    with pytest.raises(UnreadableSample, match="not JSON"):
+    with pytest.raises(UnreadableSampleError, match="not JSON"):
         read_sample("s3://b/a.json", b"id,name\n1,a\n", JSON, complete=True)

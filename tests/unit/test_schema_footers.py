@@ -15,7 +15,7 @@ import pytest
 from pyarrow import orc
 
 from loader.schema.footers import needed, read_footer
-from loader.schema.samples import UnreadableSample
+from loader.schema.samples import UnreadableSampleError
 
 TABLE = pa.table(
     {
@@ -79,12 +79,12 @@ def test_a_tail_too_short_for_the_footer_says_how_much_it_needs() -> None:
     data = parquet()
     size = needed(data[-100:], "parquet")
     assert size > 100
-    with pytest.raises(UnreadableSample, match=f"the last {size} bytes"):
+    with pytest.raises(UnreadableSampleError, match=f"the last {size} bytes"):
         read_footer(data[-100:], "parquet")
 
 
 def test_files_of_another_format_are_refused() -> None:
-    with pytest.raises(UnreadableSample, match="not a Parquet file"):
+    with pytest.raises(UnreadableSampleError, match="not a Parquet file"):
         needed(b"id,name\n1,a\n", "parquet")
-    with pytest.raises(UnreadableSample, match="not an ORC file"):
+    with pytest.raises(UnreadableSampleError, match="not an ORC file"):
         needed(parquet(), "orc")

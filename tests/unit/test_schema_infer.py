@@ -9,7 +9,7 @@ import pytest
 from config.copy_options import CopyOptions
 from config.redshift_types import normalize_type
 from loader.schema.infer import Guess, Widths, column_name, guess_json, guess_text, headroom
-from loader.schema.propose import IncompatibleSamples, propose
+from loader.schema.propose import IncompatibleSamplesError, propose
 from loader.schema.samples import read_sample
 
 REVIEWED, UNATTENDED = Widths.REVIEWED, Widths.UNATTENDED
@@ -111,5 +111,5 @@ def test_a_proposal_keeps_the_copy_formats_it_is_given() -> None:
 def test_positional_files_with_other_columns_cannot_share_a_table() -> None:
     first = read_sample("s3://b/a.csv", b"id,name\n1,a\n", CSV, complete=True)
     other = read_sample("s3://b/b.csv", b"name,id\na,1\n", CSV, complete=True)
-    with pytest.raises(IncompatibleSamples, match="by position"):
+    with pytest.raises(IncompatibleSamplesError, match="by position"):
         propose([first, other], REVIEWED)
