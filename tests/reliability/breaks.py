@@ -122,6 +122,93 @@ def _reject_malformed(patch: Patch) -> None:
     patch(events, "_sqs_message", sqs_message)
 
 
+def _reprocess_keeps_moved(patch: Patch) -> None:
+    """Reprocessing a failed batch keeps the files re-uploaded into later batches since."""
+    from loader.service import LoaderService
+
+    def keep(self: Any, batch: Any) -> None:
+        return None
+
+    patch(LoaderService, "_omit_moved_members", keep)
+
+
+def _unconditional_ledger(patch: Patch) -> None:
+    """The ledger write of a new file is an unconditional put (the original loader's upsert):
+    a redelivered notice registers the file again."""
+    from loader.adapters.batch_store import BatchStore
+
+    real = BatchStore._ledger_put
+
+    def ledger_put(self: Any, *args: Any) -> dict[str, Any]:
+        item = real(self, *args)
+        put = {k: v for k, v in item["Put"].items() if "Condition" not in k}
+        put.pop("ExpressionAttributeNames")
+        return {"Put": put}
+
+    patch(BatchStore, "_ledger_put", ledger_put)
+
+
+def _stale_as_reupload(patch: Patch) -> None:
+    """Notices are not ordered by their sequencer: an older upload's late notice counts as a
+    re-upload."""
+    from loader import decisions, reconcile
+    from loader.adapters import batch_store
+
+    def classify(existing: Any, obj: Any, policy: Any) -> Any:
+        if existing is None:
+            return decisions.Arrival.NEW
+        if decisions.is_same_upload(existing, obj):
+            return decisions.Arrival.DUPLICATE
+        if policy is decisions.ReuploadPolicy.RELOAD:
+            return decisions.Arrival.REUPLOAD
+        return decisions.Arrival.REUPLOAD_IGNORED
+
+    for module in (batch_store, reconcile):
+        patch(module, "classify_arrival", classify)
+
+
+def _silent_failure(patch: Patch) -> None:
+    """A batch that fails ends `error` without a failure notice."""
+    from loader.processing import Processor
+
+    real = Processor._fail
+
+    def fail(self: Any, *args: Any) -> Any:
+        notifier, self._notifier = self._notifier, None
+        try:
+            return real(self, *args)
+        finally:
+            self._notifier = notifier
+
+    patch(Processor, "_fail", fail)
+
+
+def _no_lease_recovery(patch: Patch) -> None:
+    """The sweep never takes over a batch whose lease expired."""
+    from loader.service import LoaderService
+
+    def recover(self: Any, *args: Any) -> bool:
+        return False
+
+    patch(LoaderService, "_recover", recover)
+
+
+def _fence_always_claims(patch: Patch) -> None:
+    """A holder whose lease was taken over still claims the batch's fence in each target."""
+    from loader.loading import ledger
+
+    real_fence, real_guard = ledger.fence_sql, ledger.fence_guard_sql
+
+    def fence_sql(schema: str, entry: Any, dialect: Any) -> str:
+        return real_fence(schema, entry, dialect).rsplit(" AND generation <=", 1)[0]
+
+    def fence_guard_sql(schema: str, entry: Any) -> str:
+        return real_guard(schema, entry).rsplit(" AND generation =", 1)[0]
+
+    patch(ledger, "fence_sql", fence_sql)
+    patch(ledger, "fence_guard_sql", fence_guard_sql)
+
+
 BREAKS: dict[str, Callable[[Patch], None]] = {
     "registration-condition": _registration_condition,
     "seal-condition": _seal_condition,
@@ -129,6 +216,12 @@ BREAKS: dict[str, Callable[[Patch], None]] = {
     "redact": _redact,
     "debug-sql": _debug_sql,
     "malformed-isolation": _reject_malformed,
+    "reprocess-keeps-moved": _reprocess_keeps_moved,
+    "unconditional-ledger": _unconditional_ledger,
+    "stale-as-reupload": _stale_as_reupload,
+    "silent-failure": _silent_failure,
+    "no-lease-recovery": _no_lease_recovery,
+    "fence-always-claims": _fence_always_claims,
 }
 
 

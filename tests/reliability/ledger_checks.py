@@ -35,6 +35,12 @@ def check_step(machine: LedgerMachine, now: Observation, failures: dict[str, int
     check_rows(machine, now)
     check_batches(machine, now)
     check_failures(machine, before, now, failures)
+    for batch in now.batches.values():
+        earlier = before.batches.get(batch.batch_id) if before else None
+        if batch.status is not BatchStatus.OPEN and (
+            earlier is None or earlier.status is BatchStatus.OPEN
+        ):
+            machine.path(f"sealed by {batch.seal_reason}")
     if machine.swept_at is not None:
         check_nothing_stuck(machine, now, machine.swept_at)
         for batch_id, batch in (before.batches if before else {}).items():

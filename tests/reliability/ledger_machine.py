@@ -113,6 +113,8 @@ class LedgerMachine(RuleBasedStateMachine):
         )
         self.model = LedgerModel(reload=reload, etag_check=self.options.etag_check)
         self.healthy = True
+        self.path(f"{'versioned' if versioned else 'unversioned'} bucket")
+        self.path(f"reupload: {'reload' if reload else 'ignore'} at the start")
 
     @property
     def w(self) -> World:
@@ -310,8 +312,8 @@ class LedgerMachine(RuleBasedStateMachine):
         assert self.obs is not None
         batch = self.obs.open_batch()
         assert batch is not None
-        if self.model.can_fail(batch.batch_id) or self.w.paused:
-            return
+        if self.model.can_fail(batch.batch_id):
+            return  # its load would fail before the gate
         self.w.race(new_holder_first)
         self.faults += 1
         self.path(f"lease taken over during load ({'new' if new_holder_first else 'stale'} first)")
