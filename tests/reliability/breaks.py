@@ -209,6 +209,24 @@ def _fence_always_claims(patch: Patch) -> None:
     patch(ledger, "fence_guard_sql", fence_guard_sql)
 
 
+def _no_fence(patch: Patch) -> None:
+    """Load transactions neither claim the batch's fence nor look the ledger up again before
+    committing: a holder whose lease was taken over commits whatever happened meanwhile."""
+    from dataclasses import replace
+
+    from loader.loading import postgres, redshift_sql, script
+
+    real = script.build_script
+    dropped = {script.StepKind.FENCE, script.StepKind.FENCE_GUARD, script.StepKind.RECHECK}
+
+    def build_script(*args: Any, **kwargs: Any) -> Any:
+        built = real(*args, **kwargs)
+        return replace(built, steps=tuple(s for s in built.steps if s.kind not in dropped))
+
+    for module in (postgres, redshift_sql):
+        patch(module, "build_script", build_script)
+
+
 BREAKS: dict[str, Callable[[Patch], None]] = {
     "registration-condition": _registration_condition,
     "seal-condition": _seal_condition,
@@ -222,6 +240,7 @@ BREAKS: dict[str, Callable[[Patch], None]] = {
     "silent-failure": _silent_failure,
     "no-lease-recovery": _no_lease_recovery,
     "fence-always-claims": _fence_always_claims,
+    "no-fence": _no_fence,
 }
 
 
