@@ -198,17 +198,19 @@ class World:
             return True
         return False
 
-    def race(self, new_holder_first: bool) -> None:
+    def race(self, new_holder_first: bool) -> bool:
         """The first worker loads the open batch and waits inside its first target's
         transaction (post_sql waits for an advisory lock); a second worker, whose clock is past
-        the first one's lease, takes the batch over (docs/loading.md, "Fencing")."""
+        the first one's lease, takes the batch over (docs/loading.md, "Fencing"). Returns False
+        if the first worker's load failed before it reached the lock (bad data)."""
         self.configure(hold=True)
         gate = _Gate(self.stack.postgres.dsn)
         first, first_errors = _in_thread(
             lambda: self.service().flush(self.prefix, self.clock() + 600)
         )
         try:
-            gate.wait_for_waiters(1)
+            if not gate.wait_for_waiters(1, unless_done=first):
+                return False
             ahead = self.settings.lease_seconds + 60
             if new_holder_first:
                 self.configure()
@@ -224,7 +226,8 @@ class World:
             gate.open()
             first.join(60)
             self.configure()
-        assert not first.is_alive() and not first_errors, first_errors
+            assert not first.is_alive() and not first_errors, first_errors
+        return True
 
     # --- S3 and notifications ------------------------------------------------------------
 
@@ -431,7 +434,10 @@ class _Gate:
             cur.execute(statement)
             return list(cur.fetchall()) if cur.description else []
 
-    def wait_for_waiters(self, count: int, timeout: float = 30) -> None:
+    def wait_for_waiters(
+        self, count: int, timeout: float = 30, unless_done: threading.Thread | None = None
+    ) -> bool:
+        """True once `count` transactions wait; False if `unless_done` ended first."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             [(waiting,)] = self._sql(
@@ -439,7 +445,9 @@ class _Gate:
                 f"AND objid = {LOCK % 2**32}"
             )
             if waiting >= count:
-                return
+                return True
+            if unless_done is not None and not unless_done.is_alive():
+                return False
             time.sleep(0.02)
         raise AssertionError(f"fewer than {count} load transactions reached the gate")
 
