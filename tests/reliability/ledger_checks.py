@@ -34,7 +34,7 @@ def check_step(machine: LedgerMachine, now: Observation, failures: dict[str, int
     check_ledger(machine, now)
     check_rows(machine, now)
     check_batches(machine, now)
-    check_failures(machine, before, now, failures)
+    check_failures(machine, now, failures)
     for batch in now.batches.values():
         earlier = before.batches.get(batch.batch_id) if before else None
         if batch.status is not BatchStatus.OPEN and (
@@ -44,7 +44,8 @@ def check_step(machine: LedgerMachine, now: Observation, failures: dict[str, int
     if machine.swept_at is not None:
         check_nothing_stuck(machine, now, machine.swept_at)
         for batch_id, batch in (before.batches if before else {}).items():
-            if batch.status in LEASED and now.batches[batch_id].status not in LEASED:
+            after = now.batches.get(batch_id)
+            if batch.status in LEASED and after is not None and after.status not in LEASED:
                 machine.path(f"sweep finished an abandoned batch ({machine.sweeper})")
 
 
@@ -174,14 +175,9 @@ def check_batches(machine: LedgerMachine, now: Observation) -> None:
             )
 
 
-def check_failures(
-    machine: LedgerMachine,
-    before: Observation | None,
-    now: Observation,
-    failures: dict[str, int],
-) -> None:
+def check_failures(machine: LedgerMachine, now: Observation, failures: dict[str, int]) -> None:
     """Every batch in error was notified; a batch fails only if one of its files cannot load."""
-    seen = getattr(machine, "seen_failures", {})
+    seen = machine.seen_failures
     for batch in now.with_status(BatchStatus.ERROR):
         must(failures.get(batch.batch_id), f"batch {batch.batch_id} in error, nobody was told")
     for batch_id, count in failures.items():

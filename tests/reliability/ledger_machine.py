@@ -3,12 +3,12 @@ run after every step, and the end of every example drains the world and checks t
 
 Rules (each one step): upload a new key or a new version of one (bad data sometimes; its notice
 sent later, or delivered at once), delete a key; deliver pending notices (any subset, any order,
-any envelope), redeliver delivered ones, lose one for good; reconcile; backfill; let time pass;
-sweep (on this clock or on a worker's clock that runs past the leases); fire due flush timers;
-flush; a worker that dies after sealing or around a target's commit; two workers racing for a
-batch whose lease one of them lost; reprocess a failed batch (with or without `--omit`); route a
-failure notice back to the loader; pause, resume, change thresholds and the re-upload policy.
-With `etag_check`: overwrite a file whose batch is sealed and not yet loaded.
+any envelope), redeliver delivered ones, lose one for good; reconcile or backfill; let time pass
+(due flush timers arrive); sweep (on this clock, or on a worker's clock that runs past the
+leases); flush; a worker that dies after sealing or around a target's commit; two workers racing
+for a batch whose lease one of them lost; reprocess a failed batch (with or without `--omit`);
+route a failure notice back to the loader; pause, resume, change thresholds and the re-upload
+policy. With `etag_check`: overwrite a file whose batch is sealed and not yet loaded.
 """
 
 from __future__ import annotations
@@ -23,7 +23,8 @@ from e2e.stack import Stack
 from hypothesis import event
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
-from reliability.ledger_model import Expected, LedgerModel, UnitState, Violation
+from reliability.ledger_checks import check_step, drain_and_audit, must
+from reliability.ledger_model import Expected, LedgerModel, UnitState
 from reliability.ledger_world import ENVELOPES, Notice, Observation, World
 from reliability.report import Report
 
@@ -65,11 +66,6 @@ class Options:
         )
 
 
-def must(condition: object, message: str) -> None:
-    if not condition:
-        raise Violation(message)
-
-
 class LedgerMachine(RuleBasedStateMachine):
     stack: ClassVar[Stack]
     options: ClassVar[Options]
@@ -82,14 +78,12 @@ class LedgerMachine(RuleBasedStateMachine):
         self.model = LedgerModel(reload=False)
         self.pending: list[Notice] = []
         self.delivered: list[Notice] = []
-        self.lost: list[Notice] = []
         self.expected: list[Expected] = []
         self.obs: Observation | None = None
         self.swept_at: float | None = None
         self.sweeper = "lease expired"
         self.faults = 0
         self.seen_failures: dict[str, int] = {}
-        self.healthy = False
 
     # --- the example's world --------------------------------------------------------------
 
@@ -113,7 +107,6 @@ class LedgerMachine(RuleBasedStateMachine):
             reload,
         )
         self.model = LedgerModel(reload=reload, etag_check=self.options.etag_check)
-        self.healthy = True
         self.path(f"{'versioned' if versioned else 'unversioned'} bucket")
         self.path(f"reupload: {'reload' if reload else 'ignore'} at the start")
 
@@ -257,7 +250,6 @@ class LedgerMachine(RuleBasedStateMachine):
         """A notice never arrives (an outage): reconciliation's job."""
         notice = data.draw(st.sampled_from(self.pending), label="notice")
         self.pending.remove(notice)
-        self.lost.append(notice)
         self.faults += 1
 
     @rule(how=st.sampled_from(["reconcile", "backfill"]))
@@ -327,9 +319,9 @@ class LedgerMachine(RuleBasedStateMachine):
         """`loader-admin batch reprocess BATCH [--omit URL ...]`."""
         assert self.obs is not None
         batch_id = data.draw(st.sampled_from(self.failed()), label="batch")
-        units = self.model.live_units(batch_id)
-        omit = data.draw(st.lists(st.sampled_from(units), unique=True) if units else st.just([]))
-        self.operator_reprocess(batch_id, [u.key for u in omit])
+        keys = sorted(u.key for u in self.model.live_units(batch_id))
+        omit = data.draw(st.lists(st.sampled_from(keys), unique=True) if keys else st.just([]))
+        self.operator_reprocess(batch_id, omit)
 
     def operator_reprocess(self, batch_id: str, keys: list[str]) -> None:
         assert self.obs is not None
@@ -393,26 +385,16 @@ class LedgerMachine(RuleBasedStateMachine):
     def stores_agree_with_the_model(self) -> None:
         if self.world is None:
             return
-        healthy, self.healthy = self.healthy, False
-        self.check(self.w.observe(self.key_names()))
-        self.healthy = healthy
-
-    def check(self, now: Observation) -> None:
-        from reliability.ledger_checks import check_step
-
+        now = self.w.observe(self.key_names())
         failures = dict(self.w.drain_failures())  # cumulative, per batch
         check_step(self, now, failures)
-        self.obs = now
-        self.seen_failures = failures
-        self.swept_at = None
+        self.obs, self.seen_failures, self.swept_at = now, failures, None
 
     def teardown(self) -> None:
         if self.world is None:
             return
         try:
-            if self.healthy and sys.exc_info()[0] is None:  # a failed step is reported as is
-                from reliability.ledger_checks import drain_and_audit
-
+            if sys.exc_info()[0] is None:  # a failed step is reported as it failed
                 drain_and_audit(self)
         finally:
             self.w.retire()
