@@ -1,14 +1,15 @@
 # Two commands do all the set-up on a fresh machine:
 #   make demo   - run the whole loader locally (embedded AWS + PostgreSQL), drop sample files, show them loaded
 #   make test   - install everything the tests need and run the whole suite
-# Both create .venv on first use.
+# Both create .venv on first use. One layer of the suite alone (README, "Architecture"):
+#   make unit | functional | integration | e2e | reliability | fidelity
 
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint bench local clean
+.PHONY: demo test lint bench local clean unit functional integration e2e reliability fidelity
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -26,6 +27,10 @@ test: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/pytest -n 2
+
+# One layer of the suite: the folder tests/<layer>/, in parallel as `make test` runs it.
+unit functional integration e2e reliability fidelity: $(STAMP)
+	$(BIN)/pytest -n 2 tests/$@
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

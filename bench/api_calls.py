@@ -82,7 +82,7 @@ def per_batch(settings: Any, *, batch_files: int) -> dict[str, Any]:
     """The cost of one batch in a warm container: arming its age timer at its first file, then
     the flush-timer invocation that seals it, writes its manifest, loads it into the fake
     destination and records the outcome."""
-    from loader.loading import build_notifier
+    from loader.notify import build_notifier
     from tests.support.aws import Clock
     from tests.support.fakes import RecordingLoader
 

@@ -41,7 +41,7 @@ def _count(postgres_dsn: str, table: str) -> tuple[int, int]:
 
 
 def _id_column(table: str) -> str:
-    from setup_cli.local_samples import ID_COLUMNS
+    from setup_cli.local.samples import ID_COLUMNS
 
     return ID_COLUMNS[table]
 
@@ -107,7 +107,8 @@ def _batch_stats(tables: dict[str, str], prefix: str) -> dict[str, Any]:
 
 def run(*, files: int, rows: int, max_files: int, timeout: float) -> dict[str, Any]:
     from redshift_standin.testing import embedded_postgres, standin
-    from setup_cli import local_samples, local_stack
+    from setup_cli.local import samples as local_samples
+    from setup_cli.local import stack as local_stack
 
     orders, _, clicks = local_samples.FEEDS[:3]
     with ExitStack() as stack:

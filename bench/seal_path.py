@@ -3,13 +3,13 @@
 Registering 100,000 files through moto takes minutes, so the batch is seeded: its first files
 are registered by the loader (that creates the prefix's state and the batch header), most of the
 members are then written straight into moto's in-memory table with the loader's own item
-encoding (codec.encode of a BatchMember, the item `BatchStore._member_put` writes), the header's
+encoding (codec.encode of a BatchMember, the item `FileLedger._member_put` writes), the header's
 counters are raised to match with one UpdateItem, and the last files are registered by the
 loader again (measured: registration cost into an already large batch). The ledger (files
 table) is not seeded: sealing and manifesting never read it.
 
 The seal + manifest then runs in a child process (clean peak RSS, not moto's memory) as an
-operator flush: `LoaderService.flush` -> BatchStore.seal -> Processor writes the manifest from
+operator flush: `LoaderService.flush` -> BatchStore.seal -> BatchLifecycle writes the manifest from
 the member query and moves the batch to `loading`. No destination is configured.
 """
 

@@ -10,6 +10,7 @@ SCRIPTS = (
     "memory",
     "scaling",
     "flush_latency",
+    "cost",  # after api_calls: it reads its results
 )
 
 FULL: dict[str, list[str]] = {
@@ -17,6 +18,7 @@ FULL: dict[str, list[str]] = {
     "end_to_end": ["--files", "2000"],
     "cold_start": ["--rounds", "15", "--breakdown-runs", "5"],
     "flush_latency": ["--trials", "10"],
+    "cost": ["--sqs-sizes", "10", "100", "1000"],
 }
 """`--full`: what docs/performance.md reports. Scripts not named run at their defaults."""
 
@@ -37,5 +39,6 @@ SMOKE: dict[str, list[str]] = {
     "memory": ["--files", "120"],
     "scaling": ["--sizes", "100", "200"],
     "flush_latency": ["--trials", "1", "--max-age", "1"],
+    "cost": ["--batch-files", "20", "--sqs-sizes", "10"],  # api_calls' smoke shapes
 }
 """`--smoke`: seconds per script; proves the benches run (tests/functional/test_bench_smoke.py)."""

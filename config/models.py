@@ -137,6 +137,38 @@ class AfterLoad(_Model):
         return self
 
 
+# Formats whose files name their columns (text only with a header row; JSON only in 'auto').
+_NAMED_FORMATS = ("csv", "delimited", "json", "parquet", "orc")
+
+
+def schema_problem(target: Target, options: CopyOptions) -> str | None:
+    """Why this target's `create_table` / `schema_evolution` cannot work with these options."""
+    kind = options.format.type
+    evolution = getattr(target, "schema_evolution", "none")
+    if evolution != "none":
+        named = kind in _NAMED_FORMATS and getattr(options.format, "mode", "auto") in (
+            "auto",
+            "auto_ignorecase",
+        )
+        header_rows = getattr(options.format, "ignore_header_rows", 0)
+        headerless = kind in ("csv", "delimited") and header_rows == 0
+        if not named or (headerless and evolution == "add_columns"):
+            return (
+                f"schema_evolution {evolution} needs files that name their columns: CSV or "
+                "delimited text with a header row (ignore_header_rows), JSON 'auto', Parquet or ORC"
+            )
+    inferred = getattr(target, "create_table", "never") == "if_missing" and not getattr(
+        target, "table_columns", None
+    )
+    keyed = getattr(options.format, "mode", "auto") in ("auto", "auto_ignorecase")
+    if inferred and (kind not in _NAMED_FORMATS or not keyed):
+        return (
+            f"create_table if_missing needs table_columns for format {kind!r} "
+            "(its files name no columns to infer them from)"
+        )
+    return None
+
+
 def normalise_prefix(value: str) -> str:
     """`s3://bucket/a/b/` -> `bucket/a/b`: the canonical form stored as the table key."""
     value = value.strip()
@@ -235,6 +267,10 @@ class PrefixConfig(_Model):
         names = [t.name for t in self.targets]
         if len(set(names)) != len(names):
             raise ValueError(f"target names must be unique, got {names}")
+        for target in self.targets:
+            problem = schema_problem(target, self.copy_options)
+            if problem:
+                raise ValueError(f"target {target.name}: {problem}")
         return self
 
     @property

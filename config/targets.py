@@ -8,6 +8,7 @@ from typing import Annotated, Literal, Self
 from pydantic import ConfigDict, Field, StringConstraints, field_validator, model_validator
 
 from config.identifiers import check_identifier, duplicates, folded, split_table_name
+from config.redshift_types import normalize_type
 from config.suggest import SuggestingModel
 
 # Matched whole (fullmatch) and ASCII only: `\d` and `\w` would take any Unicode digit or letter.
@@ -114,6 +115,28 @@ class _TargetBase(_Model):
         return self
 
 
+class ColumnDefinition(_Model):
+    """One column of the table `create_table` creates."""
+
+    name: Identifier
+    """Column name, kept as written (Redshift folds ASCII letters to lowercase)."""
+    type: str
+    """Redshift type, e.g. `BIGINT`, `VARCHAR(64)`, `DECIMAL(12,2)`, `TIMESTAMPTZ`; aliases
+    (`int8`, `text`, `numeric`) are stored in their canonical spelling."""
+    not_null: bool = False
+    """Declare the column NOT NULL (COPY then refuses rows without a value for it)."""
+
+    @field_validator("name")
+    @classmethod
+    def _column(cls, value: str) -> str:
+        return check_identifier(value)
+
+    @field_validator("type")
+    @classmethod
+    def _type(cls, value: str) -> str:
+        return normalize_type(value)
+
+
 class CopyAuthorization(_Model):
     """How Redshift itself reads S3 during COPY."""
 
@@ -189,6 +212,39 @@ class RedshiftTarget(_TargetBase):
     """Seconds to wait for the connection (libpq `connect_timeout`)."""
     copy_authorization: CopyAuthorization = CopyAuthorization()
     """How Redshift itself reads S3 during COPY (default: `IAM_ROLE default`)."""
+    create_table: Literal["never", "if_missing"] = "never"
+    """`if_missing`: before a load, create `table` (and its schema) when it does not exist, with
+    `table_columns` or else columns inferred from the batch's first file. `CREATE TABLE IF NOT
+    EXISTS` in its own transaction, so two loaders racing end with one table and both loads."""
+    table_columns: Annotated[list[ColumnDefinition], Field(min_length=1)] | None = None
+    """The columns `create_table` creates, in file order (`loader-admin config infer` proposes
+    them). Unset: inferred from the first file (CSV header and values, JSON keys, Parquet / ORC
+    footers), with the widest type of each family (VARCHAR(65535), BIGINT, DECIMAL(38,s))."""
+    schema_evolution: Literal["none", "detect", "add_columns"] = "none"
+    """Files whose columns differ from the table's. `none`: Redshift decides (a failed load's
+    notice still names the drift and the ALTER TABLE that would fix it); `detect`: compare sampled
+    files with the table before COPY and fail on any drift (JSON keys Redshift would silently
+    drop, CSV headers in another order); `add_columns`: as `detect`, but columns the files add
+    (at the end, for positional formats) are added as nullable columns inside the load's
+    transaction first."""
+
+    @field_validator("table_columns")
+    @classmethod
+    def _table_columns(cls, value: list[ColumnDefinition] | None) -> list[ColumnDefinition] | None:
+        if value is not None:
+            _check_names([c.name for c in value], "table_columns")
+        return value
+
+    @model_validator(mode="after")
+    def _schema_options(self) -> Self:
+        if self.table_columns is not None and self.create_table == "never":
+            raise ValueError("table_columns is only used with create_table: if_missing")
+        if self.schema_evolution == "add_columns" and self.columns:
+            raise ValueError(
+                "schema_evolution add_columns cannot extend a COPY column list (columns); "
+                "drop the list or use schema_evolution detect"
+            )
+        return self
 
     @model_validator(mode="after")
     def _auth_fields(self) -> Self:

@@ -1,31 +1,29 @@
 """Operator verbs on batches and files: list, reprocess, unlock, delete, flush, register, health.
 
 Shared by `loader-admin` and any function that needs them; no terminal libraries here. Every
-change goes through `BatchStore` verbs and the service/processor the Lambda runs, so the CLI never
-writes DynamoDB on its own. Plans (`plan_*`) only read; the matching verb carries them out.
+change goes through the adapters' verbs and the one service the Lambda runs (injected), so the CLI
+never writes DynamoDB on its own. Plans (`plan_*`) only read; the matching verb carries them out.
 """
 
 from __future__ import annotations
 
 import heapq
 import itertools
-import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import TYPE_CHECKING
 
 from config.models import normalise_prefix
-from loader.decisions import age_due_at, lease_expired, passes_filter, seal_reason
-from loader.errors import BatchConflict, ConfigurationError, LoaderError
+from loader.decisions import age_due_at, lease_expired, passes_filter, resolve, seal_reason
+from loader.errors import BatchConflictError, ConfigurationError, LoaderError
 from loader.events import Invocation, Message
-from loader.models import Batch, BatchMember, BatchStatus, FileRecord, S3Object
-from loader.processing import BatchLoader, Notifier, Processor
-from loader.service import LoaderService, Result, new_owner_id, resolve
+from loader.models import Batch, BatchMember, BatchStatus, FileRecord, S3Object, SealReason
 from loader.transitions import LEASED
 
 if TYPE_CHECKING:
     from config.models import PrefixConfig
-    from loader.deps import Deps
+    from loader.service import LoaderService, Result
 
 DELETABLE = (BatchStatus.COMPLETE, BatchStatus.ERROR)
 RUN_SECONDS = 840.0  # how long one operator-triggered load may run, as in the Lambda
@@ -44,10 +42,17 @@ def split(url: str) -> tuple[str, str]:
     return bucket, key
 
 
+class ReprocessAction(StrEnum):
+    RETRY = "retry"
+    """A failed batch: error -> sealed under a new lease, then loaded."""
+    RESUME = "resume"
+    """A stuck batch whose lease expired: taken over, then loaded."""
+
+
 @dataclass(frozen=True)
 class ReprocessPlan:
     batch: Batch
-    action: str  # "retry" (a failed batch) | "resume" (a stuck batch whose lease expired)
+    action: ReprocessAction
     load: list[BatchMember]
     omit: list[str]
 
@@ -107,24 +112,14 @@ class Health:
 
 
 class Operations:
-    """The operator's verbs over one loader's tables and buckets."""
+    """The operator's verbs over one loader's tables and buckets, through the one service the
+    Lambda runs (its clock, its lease owner, its loader and notifier)."""
 
-    def __init__(
-        self,
-        deps: Deps,
-        *,
-        loader: BatchLoader | None = None,
-        notifier: Notifier | None = None,
-        clock: Callable[[], float] = time.time,
-        owner: str | None = None,
-    ) -> None:
-        self.deps = deps
-        self.clock = clock
-        self.owner = owner or new_owner_id("loader-admin")
-        self.service = LoaderService(
-            deps, loader=loader, notifier=notifier, clock=clock, owner=self.owner
-        )
-        self._processor = Processor(deps, loader, notifier, clock)
+    def __init__(self, service: LoaderService) -> None:
+        self.service = service
+        self.deps = service.deps
+        self.clock = service.clock
+        self.owner = service.owner
 
     # --- reading ----------------------------------------------------------------------------
 
@@ -188,13 +183,13 @@ class Operations:
                 f"batch {batch_id} is complete; `file reprocess` loads single files again"
             )
         omitted = sorted({file_url(u) for u in omit})
-        action = "retry"
+        action = ReprocessAction.RETRY
         if batch.status in LEASED:
             if omitted:
                 raise LoaderError("--omit needs a failed batch: a leased batch's files are fixed")
             if not lease_expired(batch, self.clock()):
                 raise LoaderError(_lease_message(batch, self.clock()))
-            action = "resume"
+            action = ReprocessAction.RESUME
         members = list(self.deps.batches.members(batch_id))
         unknown = sorted(set(omitted) - {m.url for m in members})
         if unknown:
@@ -208,14 +203,12 @@ class Operations:
         """Drive a failed or stuck batch to the end, as the Lambda would (its targets' ledger
         skips what is already loaded)."""
         config = self.config(plan.batch.prefix)
-        store, lease = self.deps.batches, self.deps.settings.lease_seconds
-        batch_id, now = plan.batch.batch_id, self.clock()
-        if plan.action == "resume":
-            batch = store.take_over(batch_id, owner=self.owner, now=now, lease_seconds=lease)
-            return self._processor.run(config, batch, self.owner, self.clock() + RUN_SECONDS)
+        deadline = self.clock() + RUN_SECONDS
+        if plan.action is ReprocessAction.RESUME:
+            return self.service.resume(plan.batch, deadline, config=config)
         if plan.omit:
-            store.omit_members(batch_id, plan.omit, now=now)
-        return self.service.retry_failed(plan.batch, self.clock() + RUN_SECONDS)
+            self.deps.members.omit_members(plan.batch.batch_id, plan.omit, now=self.clock())
+        return self.service.retry_failed(plan.batch, deadline)
 
     def unlock(self, batch_id: str, *, force: bool = False) -> Batch:
         """Expire a stuck lease so the sweep (or `reprocess`) takes the batch over."""
@@ -229,7 +222,7 @@ class Operations:
             return batch
         if not force:
             raise LoaderError(_lease_message(batch, now))
-        return self.deps.batches.expire_lease(batch_id, owner=batch.lease.owner, now=now)
+        return self.deps.operator.expire_lease(batch_id, owner=batch.lease.owner, now=now)
 
     def plan_delete(
         self,
@@ -256,8 +249,8 @@ class Operations:
         deleted, skipped = [], {}
         for batch in batches:
             try:
-                self.deps.batches.delete_batch(batch.batch_id, status=batch.status)
-            except BatchConflict as exc:
+                self.deps.operator.delete_batch(batch.batch_id, status=batch.status)
+            except BatchConflictError as exc:
                 skipped[batch.batch_id] = str(exc)
                 continue
             deleted.append(batch.batch_id)
@@ -278,7 +271,7 @@ class Operations:
             return self.file_info(obj.url)
         if info.batch is not None and info.omitted_from is None:
             _check_reloadable(info.batch)
-        self.deps.batches.requeue_file(config.prefix, obj, self.clock())
+        self.service.registration.requeue_file(config.prefix, obj, self.clock())
         return self.file_info(obj.url)
 
     def register(self, objects: Sequence[S3Object]) -> Result:
@@ -393,6 +386,7 @@ def _overdue(config: PrefixConfig, batch: Batch | None, now: float, grace: float
     reason = seal_reason(batch, config.thresholds, now)
     if reason is None:
         return None
-    since = age_due_at(batch, config.thresholds) if reason == "max_age" else batch.last_file_at
+    due = age_due_at(batch, config.thresholds)
+    since = due if reason is SealReason.MAX_AGE else batch.last_file_at
     late = now - (since if since is not None else now)
     return late if late > grace else None

@@ -34,7 +34,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, assert_never
 
-from config.copy_options import (
+from config.formats import (
     AvroFormat,
     CsvFormat,
     DelimitedFormat,
@@ -46,7 +46,8 @@ from config.copy_options import (
 from config.identifiers import check_identifier, duplicates, folded, split_table_name
 
 if TYPE_CHECKING:
-    from config.copy_options import CopyOptions, DataFormat
+    from config.copy_options import CopyOptions
+    from config.formats import DataFormat
     from config.targets import CopyAuthorization
 
 MASK = "***"

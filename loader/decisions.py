@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Iterable
 from enum import StrEnum
 from functools import lru_cache
 
-from config.models import PrefixConfig, ReuploadPolicy, Thresholds
-from loader.models import Batch, BatchStatus, FileRecord, S3Object
+from config.models import PrefixConfig, ReuploadPolicy, Thresholds, normalise_prefix
+from loader.errors import ConfigurationError
+from loader.models import Batch, BatchStatus, ConfigSet, FileRecord, S3Object, SealReason
+from loader.sources import Current, same_etag
 from loader.transitions import LEASED
 
 
@@ -41,6 +44,33 @@ def match_config(configs: Iterable[PrefixConfig], obj: S3Object) -> PrefixConfig
     return best
 
 
+def resolve(configs: ConfigSet, obj: S3Object) -> PrefixConfig | None:
+    """The configuration for an object; an invalid configuration that would match is an error,
+    not a silent skip (its files would otherwise be lost)."""
+    config = match_config(configs.valid, obj)
+    matched_len = len(config.prefix.split("/")) if config else 0
+    for prefix, reason in configs.invalid.items():
+        if prefix_matches(prefix, obj.path) and len(prefix.split("/")) >= matched_len:
+            raise ConfigurationError(
+                f"configuration for {prefix!r} is invalid: {reason}", prefix=prefix
+            )
+    return config
+
+
+def listing_root(prefix: str) -> tuple[str, str]:
+    """Bucket and literal S3 key prefix of a configured prefix: the path up to its first Hive
+    wildcard segment (`b/events/dt=*/x` -> `events/dt=`), with a trailing `/` for a static path
+    (`b/events` -> `events/`, so `events2/` is not included), and `""` for a bucket root.
+
+    It is both what to list and the only correct S3 notification filter: S3 filters are literal."""
+    bucket, *segments = normalise_prefix(prefix).split("/")
+    fixed = list(itertools.takewhile(lambda s: not s.endswith("=*"), segments))
+    root = "".join(f"{s}/" for s in fixed)
+    if len(fixed) < len(segments):
+        return bucket, root + segments[len(fixed)][:-1]  # "dt=*" -> "dt="
+    return bucket, root
+
+
 @lru_cache(maxsize=256)
 def _compiled(pattern: str) -> re.Pattern[str]:
     return re.compile(pattern)
@@ -60,17 +90,17 @@ def age_due_at(batch: Batch, thresholds: Thresholds) -> float | None:
     return batch.first_file_at + thresholds.max_age_seconds
 
 
-def seal_reason(batch: Batch, thresholds: Thresholds, now: float) -> str | None:
+def seal_reason(batch: Batch, thresholds: Thresholds, now: float) -> SealReason | None:
     """Why this open batch must be sealed now, or None. An empty batch is never due."""
     if batch.status is not BatchStatus.OPEN or batch.file_count == 0:
         return None
     if thresholds.max_files is not None and batch.file_count >= thresholds.max_files:
-        return "max_files"
+        return SealReason.MAX_FILES
     if thresholds.max_bytes is not None and batch.total_bytes >= thresholds.max_bytes:
-        return "max_bytes"
+        return SealReason.MAX_BYTES
     due = age_due_at(batch, thresholds)
     if due is not None and now >= due:
-        return "max_age"
+        return SealReason.MAX_AGE
     return None
 
 
@@ -89,9 +119,22 @@ class Arrival(StrEnum):
     REUPLOAD = "reupload"  # new content, to be loaded again
 
 
-def _sequencer_key(sequencer: str) -> tuple[int, str]:
-    # S3 sequencers of one key compare as hex strings once padded to the same length.
-    return (len(sequencer.lstrip("0")), sequencer.lstrip("0").upper())
+def sequencer_order(sequencer: str | None) -> tuple[int, str]:
+    """S3 sequencers of one key compare as hex numbers: by length once leading zeros are gone,
+    then by digits. No sequencer sorts first (the one ordering of uploads of a key)."""
+    digits = (sequencer or "").lstrip("0").upper()
+    return (len(digits), digits)
+
+
+def latest_per_url(objects: Iterable[S3Object]) -> list[S3Object]:
+    """One object per url (a transaction may not touch an item twice): the latest upload, by
+    sequencer; of equals, the one notified last."""
+    latest: dict[str, S3Object] = {}
+    for obj in objects:
+        seen = latest.get(obj.url)
+        if seen is None or sequencer_order(obj.sequencer) >= sequencer_order(seen.sequencer):
+            latest[obj.url] = obj
+    return list(latest.values())
 
 
 def is_same_upload(existing: FileRecord, obj: S3Object) -> bool:
@@ -113,12 +156,26 @@ def classify_arrival(existing: FileRecord | None, obj: S3Object, policy: Reuploa
     if (
         existing.sequencer
         and obj.sequencer
-        and _sequencer_key(obj.sequencer) < _sequencer_key(existing.sequencer)
+        and sequencer_order(obj.sequencer) < sequencer_order(existing.sequencer)
     ):
         return Arrival.STALE
     if policy is ReuploadPolicy.RELOAD:
         return Arrival.REUPLOAD
     return Arrival.REUPLOAD_IGNORED
+
+
+def ordered(existing: FileRecord, obj: S3Object) -> bool:
+    """Whether sequencers tell which of two uploads of a key is later (a listing has none)."""
+    return bool(existing.sequencer and obj.sequencer)
+
+
+def arrival_by_current(obj: S3Object, current: Current | None) -> Arrival:
+    """A re-upload the sequencers cannot order: it is one only if S3 holds its content now.
+    Otherwise it is older than what the ledger knows, or superseded since (its content is gone,
+    and COPY could only read the newer one, whose own notice or listing registers it)."""
+    if current is not None and obj.etag and same_etag(current.etag, obj.etag):
+        return Arrival.REUPLOAD
+    return Arrival.STALE
 
 
 def timer_delay(due_at: float, now: float, max_delay: int = 900) -> int:

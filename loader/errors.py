@@ -7,11 +7,18 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from pydantic import ValidationError
 
+    from loader.ports import LoadErrorRow, SchemaDrift
+
 
 class LoaderError(Exception):
-    """Base of every error the loader raises on purpose."""
+    """Base of every error the loader raises on purpose.
+
+    `fields` are context for logs (target, sqlstate, ...). A target's load failure may also say
+    which input rows it rejected and how the files and the table disagree (loader/loading/)."""
 
     retryable: bool = False
+    error_rows: tuple[LoadErrorRow, ...] = ()
+    schema_drift: SchemaDrift | None = None
 
     def __init__(self, message: str, **fields: Any) -> None:
         super().__init__(message)
@@ -24,11 +31,16 @@ class RetryableError(LoaderError):
     retryable = True
 
 
+class SourcesChangedError(RetryableError):
+    """A file of the batch changed in S3 during the load (rolled back): not worth retrying
+    as it is; the batch's files are compared with S3 again first (loader/sources.py)."""
+
+
 class TerminalError(LoaderError):
     """Bad configuration, bad data, permissions: retrying will not help."""
 
 
-class MalformedEvent(TerminalError):
+class MalformedEventError(TerminalError):
     """The event is not one the loader understands; nothing was written."""
 
 
@@ -36,7 +48,12 @@ class ConfigurationError(TerminalError):
     """A stored configuration is invalid or missing."""
 
 
-class BatchConflict(LoaderError):
+class WiringError(ConfigurationError):
+    """A bucket notification rule cannot be written (an overlap, a bad destination); nothing
+    was (loader/bucket_wiring.py)."""
+
+
+class BatchConflictError(LoaderError):
     """A conditional write lost: the batch is not in the state the caller expected.
 
     Carries the item as DynamoDB returned it (`ReturnValuesOnConditionCheckFailure`).
@@ -47,7 +64,7 @@ class BatchConflict(LoaderError):
         self.current = current
 
 
-class LeaseLost(BatchConflict):
+class LeaseLostError(BatchConflictError):
     """Another worker holds (or took over) the batch's lease."""
 
 

@@ -15,7 +15,7 @@ from urllib.parse import unquote_plus
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from loader.errors import MalformedEvent
+from loader.errors import MalformedEventError
 from loader.models import S3Object
 
 SWEEP = "sweep"
@@ -60,7 +60,7 @@ class Ignored:
 
 Notice = S3Object | FlushTimer | SweepRequest | ReconcileRequest | ReprocessRequest | Ignored
 
-# The schema of the loader's own outcome notifications (loader/loading/message.py).
+# The schema of the loader's own outcome notifications (loader/notify/message.py).
 OUTCOME_SCHEMA = "s3-redshift-loader/batch-outcome/1"
 
 
@@ -142,7 +142,7 @@ MAX_KEY_BYTES = 1024  # S3's limit: anything longer cannot name a real object
 
 def _checked_key(key: str) -> str:
     if len(key.encode("utf-8", "surrogatepass")) > MAX_KEY_BYTES:
-        raise MalformedEvent(f"object key longer than S3's {MAX_KEY_BYTES} bytes")
+        raise MalformedEventError(f"object key longer than S3's {MAX_KEY_BYTES} bytes")
     return key
 
 
@@ -150,9 +150,9 @@ def _s3_record(raw: dict[str, Any]) -> Notice:
     try:
         record = _S3Record.model_validate(raw)
     except ValidationError as exc:
-        raise MalformedEvent(f"malformed S3 record: {_first_error(exc)}") from exc
+        raise MalformedEventError(f"malformed S3 record: {_first_error(exc)}") from exc
     if record.event_source != "aws:s3":
-        raise MalformedEvent(f"unexpected eventSource {record.event_source!r} in an S3 record")
+        raise MalformedEventError(f"unexpected eventSource {record.event_source!r} in an S3 record")
     if not record.event_name.removeprefix("s3:").startswith("ObjectCreated:"):
         return Ignored(f"S3 event {record.event_name} is not an object creation")
     obj = record.s3.object
@@ -173,17 +173,17 @@ def _eventbridge(raw: dict[str, Any]) -> list[Notice]:
     if raw.get("source") == "aws.events" and detail_type == "Scheduled Event":
         return [SweepRequest()]
     if raw.get("source") != "aws.s3":
-        raise MalformedEvent(f"unsupported EventBridge source {raw.get('source')!r}")
+        raise MalformedEventError(f"unsupported EventBridge source {raw.get('source')!r}")
     if detail_type != "Object Created":
         return [Ignored(f"EventBridge S3 event {detail_type!r} is not an object creation")]
     try:
         detail = _EventBridgeDetail.model_validate(raw.get("detail"))
     except ValidationError as exc:
-        raise MalformedEvent(f"malformed EventBridge S3 event: {_first_error(exc)}") from exc
+        raise MalformedEventError(f"malformed EventBridge S3 event: {_first_error(exc)}") from exc
     obj = detail.object
     event_time = raw.get("time")
     if event_time is not None and not isinstance(event_time, str):
-        raise MalformedEvent("EventBridge event 'time' is not a string")
+        raise MalformedEventError("EventBridge event 'time' is not a string")
     # EventBridge carries the key as written, not URL-encoded.
     return [
         S3Object(
@@ -206,30 +206,30 @@ def _loader_message(raw: dict[str, Any]) -> list[Notice]:
         try:
             timer = _FlushTimerWire.model_validate(raw)
         except ValidationError as exc:
-            raise MalformedEvent(f"malformed flush timer: {_first_error(exc)}") from exc
+            raise MalformedEventError(f"malformed flush timer: {_first_error(exc)}") from exc
         return [FlushTimer(timer.prefix, timer.batch_id, timer.due_at)]
     if kind == RECONCILE:
         try:
             request = _ReconcileWire.model_validate(raw)
         except ValidationError as exc:
-            raise MalformedEvent(f"malformed reconcile request: {_first_error(exc)}") from exc
+            raise MalformedEventError(f"malformed reconcile request: {_first_error(exc)}") from exc
         return [ReconcileRequest(request.prefix, request.lookback_seconds)]
-    raise MalformedEvent(f"unknown loader message kind {kind!r}")
+    raise MalformedEventError(f"unknown loader message kind {kind!r}")
 
 
 def parse_payload(raw: Any, *, depth: int = 0) -> list[Notice]:
     """Notices in one payload: an S3 notification, an SNS envelope, an EventBridge event, ..."""
     if depth > 3:
-        raise MalformedEvent("envelopes nested too deeply")
+        raise MalformedEventError("envelopes nested too deeply")
     if isinstance(raw, str):
         try:
             raw = json.loads(raw)
         except json.JSONDecodeError as exc:
-            raise MalformedEvent(f"message body is not JSON: {exc.msg}") from exc
+            raise MalformedEventError(f"message body is not JSON: {exc.msg}") from exc
         except RecursionError as exc:
-            raise MalformedEvent("message body is nested too deeply") from exc
+            raise MalformedEventError("message body is nested too deeply") from exc
     if not isinstance(raw, dict):
-        raise MalformedEvent(f"expected a JSON object, got {type(raw).__name__}")
+        raise MalformedEventError(f"expected a JSON object, got {type(raw).__name__}")
     if raw.get("Event") == "s3:TestEvent":
         return [Ignored("S3 test event")]
     if "loader" in raw:
@@ -243,13 +243,13 @@ def parse_payload(raw: Any, *, depth: int = 0) -> list[Notice]:
     records = raw.get("Records")
     if isinstance(records, list):
         return _records(records, depth)
-    raise MalformedEvent("event is not an S3, SNS, SQS, EventBridge or loader event")
+    raise MalformedEventError("event is not an S3, SNS, SQS, EventBridge or loader event")
 
 
 def _outcome(raw: dict[str, Any]) -> Notice:
     batch_id = raw.get("batch_id")
     if not isinstance(batch_id, str) or not batch_id:
-        raise MalformedEvent("outcome notification without batch_id")
+        raise MalformedEventError("outcome notification without batch_id")
     if raw.get("status") != "error":
         return Ignored(f"outcome notification with status {raw.get('status')!r}")
     return ReprocessRequest(batch_id)
@@ -257,15 +257,15 @@ def _outcome(raw: dict[str, Any]) -> Notice:
 
 def _records(records: list[Any], depth: int) -> list[Notice]:
     if not records:
-        raise MalformedEvent("event has an empty Records list")
+        raise MalformedEventError("event has an empty Records list")
     notices: list[Notice] = []
     for record in records:
         if not isinstance(record, dict):
-            raise MalformedEvent("a record is not a JSON object")
+            raise MalformedEventError("a record is not a JSON object")
         if record.get("EventSource") == "aws:sns":
             sns = record.get("Sns")
             if not isinstance(sns, dict) or "Message" not in sns:
-                raise MalformedEvent("SNS record without Sns.Message")
+                raise MalformedEventError("SNS record without Sns.Message")
             notices.extend(parse_payload(sns["Message"], depth=depth + 1))
         else:
             notices.append(_s3_record(record))
@@ -290,10 +290,10 @@ def _sqs_message(record: dict[str, Any]) -> Message:
     message_id = str(record.get("messageId") or "")
     if not message_id:
         # Without an id we cannot report a partial failure: fail the whole invocation instead.
-        raise MalformedEvent("SQS record without messageId")
+        raise MalformedEventError("SQS record without messageId")
     try:
         return Message(message_id, parse_payload(record.get("body")))
-    except MalformedEvent as exc:
+    except MalformedEventError as exc:
         return Message(message_id, error=str(exc))
 
 

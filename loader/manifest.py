@@ -22,6 +22,16 @@ def failed_manifest_key(location: ManifestLocation, key: str) -> str:
     return f"{location.failed_prefix}/{rest}"
 
 
+def failed_manifest_url(location: ManifestLocation, manifest_url: str | None) -> str | None:
+    """Where a failed batch's manifest is copied: under `failed_prefix`, in the bucket it was
+    written to (the configuration may have moved since). The one rule: the lifecycle copies the
+    manifest there and the failure notification names it."""
+    if not manifest_url:
+        return None
+    bucket, _, key = manifest_url.removeprefix("s3://").partition("/")
+    return f"s3://{bucket}/{failed_manifest_key(location, key)}"
+
+
 class ManifestBuilder:
     """Builds `{"entries": [{"url", "mandatory": true, "meta": {"content_length"}}]}` one member
     at a time, so a 100,000-file batch never holds its members as objects (only the bytes).

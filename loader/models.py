@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field
+
+if TYPE_CHECKING:
+    from config.models import PrefixConfig
 
 
 class _Model(BaseModel):
@@ -22,6 +27,29 @@ class BatchStatus(StrEnum):
     """Loaded into every target."""
     ERROR = "error"
     """Failed; visible to operators and reprocessable."""
+
+
+class TargetStatus(StrEnum):
+    """Where one target stands for one batch (a target not yet attempted has no state)."""
+
+    LOADED = "loaded"
+    FAILED = "failed"
+
+
+class ErrorKind(StrEnum):
+    """Why a batch ended in error: a retryable failure whose attempts ran out, or a terminal one."""
+
+    RETRYABLE = "retryable"
+    TERMINAL = "terminal"
+
+
+class SealReason(StrEnum):
+    """What sealed a batch: a threshold (loader/decisions.py), or an operator's flush."""
+
+    MAX_FILES = "max_files"
+    MAX_BYTES = "max_bytes"
+    MAX_AGE = "max_age"
+    FLUSH = "flush"
 
 
 class S3Object(_Model):
@@ -56,7 +84,7 @@ class Lease(_Model):
 class TargetState(_Model):
     """Where one target stands for one batch."""
 
-    status: str  # "pending" | "loaded" | "failed"
+    status: TargetStatus
     rows: int | None = None
     error: str | None = None
     attempts: int = 0
@@ -77,13 +105,14 @@ class Batch(_Model):
     last_file_at: float | None = None
     sealed_at: float | None = None
     seal_reason: str | None = None
+    """Why it was sealed: a SealReason's value (kept as text, as stored)."""
     lease: Lease | None = None
     manifest_url: str | None = None
     failed_manifest_url: str | None = None
     completed_at: float | None = None
     load_duration_ms: int | None = None
     error: str | None = None
-    error_kind: str | None = None  # "retryable" | "terminal"
+    error_kind: ErrorKind | None = None
     attempts: int = 0
     last_error: str | None = None
     """The latest retryable failure; set when a retry is scheduled, kept once it loads."""
@@ -117,6 +146,18 @@ class FileRecord(_Model):
     times_received: int = 1
     revision: int = 1
     previous_batches: list[str] = Field(default_factory=list)
+    ignored_etag: str | None = None
+    """The latest re-upload `reupload: ignore` did not load (its ETag, size, when, version)."""
+    ignored_size: int | None = None
+    ignored_at: float | None = None
+    ignored_version_id: str | None = None
+
+    @property
+    def newer_upload_ignored(self) -> bool:
+        """A later upload than the one the ledger records was left alone by the policy."""
+        return bool(self.ignored_etag) and (self.ignored_etag or "").strip('"') != (
+            self.etag or ""
+        ).strip('"')
 
 
 class RegistrationOutcome(_Model):
@@ -128,3 +169,27 @@ class RegistrationOutcome(_Model):
     duplicates: list[str] = Field(default_factory=list)
     reuploads_ignored: list[str] = Field(default_factory=list)
     reuploads_registered: list[str] = Field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class ConfigSet:
+    """Every stored prefix configuration, as read at one moment."""
+
+    valid: list[PrefixConfig] = field(default_factory=list)
+    invalid: dict[str, str] = field(default_factory=dict)
+    """Stored prefixes whose configuration does not validate, with the reason."""
+
+
+@dataclass(frozen=True)
+class DbLogin:
+    """A database login for one load; the password never appears in a repr."""
+
+    user: str
+    password: str = field(repr=False)
+
+
+@dataclass(frozen=True)
+class SecretValue:
+    """A Secrets Manager database secret (RDS/Redshift JSON shape); never in a repr."""
+
+    fields: dict[str, Any] = field(repr=False)

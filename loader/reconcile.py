@@ -11,28 +11,33 @@ No terminal libraries here: the Lambda runs it too.
 
 from __future__ import annotations
 
-import itertools
 import re
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from config.models import normalise_prefix
-from loader.decisions import Arrival, classify_arrival, passes_filter
+from loader.decisions import Arrival, classify_arrival, listing_root, passes_filter, resolve
 from loader.errors import ConfigurationError, LoaderError
 from loader.log import logger
 from loader.models import S3Object
-from loader.service import resolve
 
 if TYPE_CHECKING:
     from config.models import PrefixConfig
-    from loader.adapters.config_store import ConfigSet
     from loader.deps import Deps
-    from loader.models import FileRecord
-    from loader.service import Result
+    from loader.models import ConfigSet, FileRecord
 
-Register = Callable[[Sequence[S3Object]], "Result"]
+
+class Handled(Protocol):
+    """What the intake reports about the objects it was handed (`service.Result`)."""
+
+    registered: int
+    duplicates: int
+    sealed: list[str]
+
+
+Register = Callable[[Sequence[S3Object]], Handled]
 """Hands objects to the intake as if S3 had announced them (`Operations.register`, ...)."""
 
 _SAMPLE = 10  # urls named in a log line
@@ -61,20 +66,6 @@ class Window:
 
     def admits(self, key: str, modified: float | None) -> bool:
         return self.admits_key(key) and self.admits_time(modified)
-
-
-def listing_root(prefix: str) -> tuple[str, str]:
-    """Bucket and literal S3 key prefix of a configured prefix: the path up to its first Hive
-    wildcard segment (`b/events/dt=*/x` -> `events/dt=`), with a trailing `/` for a static path
-    (`b/events` -> `events/`, so `events2/` is not included), and `""` for a bucket root.
-
-    It is both what to list and the only correct S3 notification filter: S3 filters are literal."""
-    bucket, *segments = normalise_prefix(prefix).split("/")
-    fixed = list(itertools.takewhile(lambda s: not s.endswith("=*"), segments))
-    root = "".join(f"{s}/" for s in fixed)
-    if len(fixed) < len(segments):
-        return bucket, root + segments[len(fixed)][:-1]  # "dt=*" -> "dt="
-    return bucket, root
 
 
 def listed_object(bucket: str, item: dict[str, Any]) -> S3Object:

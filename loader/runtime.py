@@ -7,7 +7,7 @@ from typing import Any
 
 from loader import metrics
 from loader.deps import Deps
-from loader.errors import LoaderError, MalformedEvent
+from loader.errors import LoaderError, MalformedEventError
 from loader.events import parse_event
 from loader.log import logger
 from loader.service import LoaderService, new_owner_id
@@ -30,7 +30,8 @@ def reset() -> None:
 
 
 def build_service(d: Deps, request_id: str | None = None) -> LoaderService:
-    from loader.loading import build_loader, build_notifier
+    from loader.loading import build_loader
+    from loader.notify import build_notifier
 
     return LoaderService(
         d, loader=build_loader(d), notifier=build_notifier(d), owner=new_owner_id(request_id)
@@ -50,7 +51,7 @@ def handle(event: Any, context: Any) -> dict[str, Any]:
     logger.append_keys(request_id=request_id)
     try:
         invocation = parse_event(event)
-    except MalformedEvent as exc:
+    except MalformedEventError as exc:
         logger.error("event_rejected", error=str(exc))
         raise
     service = build_service(deps(), request_id)
@@ -69,7 +70,7 @@ def handle(event: Any, context: Any) -> dict[str, Any]:
     return result.as_response(invocation.from_sqs)
 
 
-class BatchLoadFailed(LoaderError):
+class BatchLoadError(LoaderError):
     """A direct invocation loaded a batch that failed (the original loader's behaviour)."""
 
 
@@ -89,4 +90,4 @@ def _report_failed_batches(d: Deps, batch_ids: list[str]) -> None:
     if d.settings.suppress_failure_status and all(notified(b) for b in batch_ids):
         logger.info("failure_status_suppressed", batches=batch_ids)
         return
-    raise BatchLoadFailed(f"batch load failed: {', '.join(batch_ids)}", batches=batch_ids)
+    raise BatchLoadError(f"batch load failed: {', '.join(batch_ids)}", batches=batch_ids)

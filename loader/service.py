@@ -1,8 +1,8 @@
-"""Orchestration: notices in; files registered, batches sealed on time and handed to processing."""
+"""Orchestration: notices in; files registered, batches sealed on time and handed to their
+lifecycle (loader/lifecycle.py); timers, the sweep, reconciliation and reprocess requests."""
 
 from __future__ import annotations
 
-import functools
 import os
 import secrets
 import socket
@@ -13,15 +13,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from loader import metrics
-from loader.decisions import (
-    age_due_at,
-    lease_expired,
-    match_config,
-    passes_filter,
-    prefix_matches,
-    seal_reason,
-)
-from loader.errors import BatchConflict, ConfigurationError, LoaderError
+from loader.decisions import passes_filter, resolve
+from loader.errors import BatchConflictError, ConfigurationError, LoaderError
 from loader.events import (
     FlushTimer,
     Ignored,
@@ -31,15 +24,19 @@ from loader.events import (
     ReprocessRequest,
     SweepRequest,
 )
+from loader.lifecycle import BatchLifecycle
 from loader.log import logger
-from loader.models import Batch, BatchStatus, S3Object
-from loader.processing import BatchLoader, Notifier, Processor
+from loader.models import Batch, BatchStatus, S3Object, SealReason
+from loader.reconcile import ReconcileReport, reconcile
+from loader.registration import Registration
+from loader.sealing import Sealer, configured
+from loader.sources import Current
 
 if TYPE_CHECKING:
     from config.models import PrefixConfig
-    from loader.adapters.config_store import ConfigSet
     from loader.deps import Deps
-    from loader.reconcile import ReconcileReport
+    from loader.models import ConfigSet
+    from loader.ports import BatchLoader, Notifier
 
 
 def new_owner_id(request_id: str | None = None) -> str:
@@ -79,20 +76,22 @@ class LoaderService:
         clock: Callable[[], float] = time.time,
         owner: str | None = None,
     ) -> None:
-        self._deps = deps
-        self._clock = clock
-        self._owner = owner or new_owner_id()
-        self._processor = Processor(deps, loader, notifier, clock)
+        self.deps = deps
+        self.clock = clock
+        self.owner = owner or new_owner_id()
+        self.registration = Registration(deps.batches, deps.ledger)
+        self._lifecycle = BatchLifecycle(deps, loader, notifier, clock)
+        self.sealer = Sealer(deps, self._lifecycle, self._run, clock=clock, owner=self.owner)
         self._failed: list[str] = []
 
     # --- entry point --------------------------------------------------------------------
 
     def handle(self, invocation: Invocation, *, deadline: float | None = None) -> Result:
         """Process every message; in an SQS batch a failing message fails alone."""
-        deadline = deadline if deadline is not None else self._clock() + 840
+        deadline = deadline if deadline is not None else self.clock() + 840
         result = Result()
         by_prefix: dict[str, list[tuple[S3Object, str | None]]] = defaultdict(list)
-        configs = self._deps.configs.current(self._clock())
+        configs = self.deps.configs.current(self.clock())
         for message in invocation.messages:
             if message.error is not None:
                 logger.error("message_rejected", message_id=message.message_id, error=message.error)
@@ -151,6 +150,10 @@ class LoaderService:
 
     # --- registration -------------------------------------------------------------------
 
+    def _current_object(self, url: str) -> Current | None:
+        """What S3 holds now for `url` (asked for re-uploads sequencers cannot order)."""
+        return self.deps.s3.current_objects([url]).get(url)
+
     def _ingest_prefix(
         self,
         configs: ConfigSet,
@@ -162,9 +165,11 @@ class LoaderService:
     ) -> None:
         config = next(c for c in configs.valid if c.prefix == prefix)
         objects = [obj for obj, _ in entries]
-        started = self._clock()
+        started = self.clock()
         try:
-            outcome = self._deps.batches.register(prefix, objects, started, config.reupload)
+            outcome = self.registration.register(
+                prefix, objects, started, config.reupload, current_of=self._current_object
+            )
         except LoaderError as exc:
             messages = list(dict.fromkeys(m for _, m in entries))
             if from_sqs and not exc.retryable and len(messages) > 1:
@@ -179,6 +184,15 @@ class LoaderService:
             return
         result.registered += len(outcome.registered) + len(outcome.reuploads_registered)
         result.duplicates += len(outcome.duplicates)
+        if outcome.reuploads_ignored:
+            logger.info(
+                "reuploads_ignored",
+                prefix=prefix,
+                files=len(outcome.reuploads_ignored),
+                sample=outcome.reuploads_ignored[:10],
+                reason="reupload: ignore keeps the first upload; "
+                "`loader-admin file reprocess URL` loads the current one",
+            )
         logger.info(
             "files_registered",
             prefix=prefix,
@@ -187,7 +201,7 @@ class LoaderService:
             reuploads=len(outcome.reuploads_registered),
             reuploads_ignored=len(outcome.reuploads_ignored),
             batch_id=outcome.batch.batch_id if outcome.batch else None,
-            duration_ms=round((self._clock() - started) * 1000),
+            duration_ms=round((self.clock() - started) * 1000),
         )
         metrics.count(
             "FilesRegistered", len(outcome.registered) + len(outcome.reuploads_registered)
@@ -196,243 +210,75 @@ class LoaderService:
             metrics.count("DuplicateNotifications", len(outcome.duplicates))
         if outcome.batch is not None:
             try:
-                self._consider(config, outcome.batch, deadline, result)
+                sealed = self.sealer.consider(config, outcome.batch, deadline)
             except LoaderError as exc:
                 # Registered, but not sealed or timed: this prefix's messages come back (their
                 # files are then duplicates) and sealing is tried again; other prefixes go on.
                 for message_id in dict.fromkeys(m for _, m in entries):
                     self._fail_message(message_id, exc, result, from_sqs)
-
-    # --- sealing ------------------------------------------------------------------------
-
-    def _consider(
-        self, config: PrefixConfig, batch: Batch, deadline: float, result: Result | None = None
-    ) -> None:
-        """Seal the batch if a threshold is met; otherwise make sure its age timer is set."""
-        if config.paused:
-            return
-        now = self._clock()
-        reason = seal_reason(batch, config.thresholds, now)
-        if reason is not None:
-            sealed = self.seal_and_process(config, batch, reason, deadline)
-            if sealed is not None and result is not None:
+                return
+            if sealed is not None:
                 result.sealed.append(sealed.batch_id)
-            return
-        due = age_due_at(batch, config.thresholds)
-        timers = self._deps.timers
-        if due is not None and timers is not None and not batch.timer_armed:
-            # Send first, then mark: a crash in between re-sends (harmless), never loses it.
-            timers.arm(prefix=batch.prefix, batch_id=batch.batch_id, due_at=due, now=now)
-            self._deps.batches.mark_timer_armed(batch.batch_id)
+
+    # --- sealing (loader/sealing.py) and the lifecycle (loader/lifecycle.py) -------------------
 
     def seal_and_process(
-        self, config: PrefixConfig, batch: Batch, reason: str, deadline: float
+        self, config: PrefixConfig, batch: Batch, reason: SealReason, deadline: float
     ) -> Batch | None:
-        lease = self._deps.settings.lease_seconds
-        try:
-            sealed = self._deps.batches.seal(
-                batch.batch_id,
-                batch.prefix,
-                reason=reason,
-                owner=self._owner,
-                now=self._clock(),
-                lease_seconds=lease,
-            )
-        except BatchConflict:
-            logger.debug("seal_lost", batch_id=batch.batch_id)  # another worker sealed it
-            return None
-        logger.info(
-            "batch_sealed",
-            batch_id=sealed.batch_id,
-            prefix=sealed.prefix,
-            reason=reason,
-            files=sealed.file_count,
-            bytes=sealed.total_bytes,
-        )
-        return self._run(config, sealed, deadline)
+        return self.sealer.seal_and_process(config, batch, reason, deadline)
+
+    def on_timer(self, timer: FlushTimer, deadline: float) -> None:
+        self.sealer.on_timer(timer, deadline)
+
+    def flush(self, prefix: str, deadline: float) -> Batch | None:
+        """Seal a prefix's open batch now, whatever its thresholds (operator request)."""
+        return self.sealer.flush(prefix, deadline)
+
+    def sweep(self, deadline: float) -> dict[str, int]:
+        """Seal overdue batches, re-arm missing timers, and resume batches whose lease expired."""
+        return self.sealer.sweep(deadline)
 
     def _run(self, config: PrefixConfig, batch: Batch, deadline: float) -> Batch:
-        """Drive a batch this worker holds; remember the ones that ended in error."""
-        done = self._processor.run(config, batch, self._owner, deadline)
+        """Drive a batch this worker holds through its lifecycle."""
+        return self._remember(self._lifecycle.run(config, batch, self.owner, deadline))
+
+    def _remember(self, done: Batch) -> Batch:
+        """Batches that ended in error are reported by a direct invocation."""
         if done.status is BatchStatus.ERROR:
             self._failed.append(done.batch_id)
         return done
 
     def retry_failed(self, batch: Batch, deadline: float, **fields: Any) -> Batch:
-        """error -> sealed under our lease, then processed again: membership is unchanged and
-        each target's ledger skips what it already loaded, so nothing loads twice."""
-        config = self._config_for_prefix(batch.prefix)
+        """Reprocess a failed batch under this service's lease (loader/lifecycle.py)."""
+        config = configured(self.deps, batch.prefix, self.clock())
         if config is None:
             raise ConfigurationError(f"no configuration for prefix {batch.prefix!r}")
-        self._omit_moved_members(batch)
-        sealed = self._deps.batches.transition(
-            batch.batch_id,
-            owner=self._owner,
-            current=BatchStatus.ERROR,
-            wanted=BatchStatus.SEALED,
-            now=self._clock(),
-            lease_seconds=self._deps.settings.lease_seconds,
-            error=None,
-            error_kind=None,
-            failed_manifest_url=None,
-            **fields,
+        return self._remember(
+            self._lifecycle.reprocess(config, batch, self.owner, deadline, **fields)
         )
-        return self._run(config, sealed, deadline)
 
-    def _omit_moved_members(self, batch: Batch) -> None:
-        """Files the ledger has since assigned to a later batch (a re-upload registered under
-        `reupload: reload`, e.g. the fixed file) load there: reprocessing this batch must not
-        load them a second time, so they leave it first (as `--omit` would)."""
-        store = self._deps.batches
-        members = [m.url for m in store.members(batch.batch_id)]
-        ledger = store.known_files(members)
-        moved = [u for u in members if u in ledger and ledger[u].batch_id != batch.batch_id]
-        if not moved:
-            return
-        if len(moved) == len(members):
-            raise BatchConflict(
-                f"batch {batch.batch_id}: every file was re-uploaded into a later batch; "
-                "nothing is left to load (delete the batch)",
-                batch_id=batch.batch_id,
-            )
-        store.omit_members(batch.batch_id, moved, now=self._clock())
-        logger.warning(
-            "reprocess_omitted_reuploads",
-            batch_id=batch.batch_id,
-            files=len(moved),
-            sample=moved[:10],
-            now_in={u: ledger[u].batch_id for u in moved[:10]},
-        )
+    def resume(self, batch: Batch, deadline: float, *, config: PrefixConfig | None = None) -> Batch:
+        """Take over a sealed or loading batch whose lease expired, and drive it to the end."""
+        config = config or configured(self.deps, batch.prefix, self.clock())
+        if config is None:
+            raise ConfigurationError(f"no configuration for prefix {batch.prefix!r}")
+        return self._remember(self._lifecycle.resume(config, batch, self.owner, deadline))
 
     def reprocess_after_failure(self, batch_id: str, deadline: float) -> Batch | None:
         """The loader's own failure notification, routed back to it by an operator (SNS -> SQS
         or SNS -> Lambda): retry the batch, at most `max_auto_reprocess` times."""
-        batch = self._deps.batches.get_batch(batch_id)
+        batch = self.deps.batches.get_batch(batch_id)
         if batch is None or batch.status is not BatchStatus.ERROR:
             return None  # already reprocessed, or never failed
-        limit = self._deps.settings.max_auto_reprocess
+        limit = self.deps.settings.max_auto_reprocess
         if batch.auto_reprocessed >= limit:
             logger.warning("auto_reprocess_exhausted", batch_id=batch_id, limit=limit)
             return None
         logger.info("auto_reprocess", batch_id=batch_id, attempt=batch.auto_reprocessed + 1)
         try:
             return self.retry_failed(batch, deadline, auto_reprocessed=batch.auto_reprocessed + 1)
-        except BatchConflict:
+        except BatchConflictError:
             return None  # someone else is reprocessing it
-
-    def on_timer(self, timer: FlushTimer, deadline: float) -> None:
-        batch = self._deps.batches.get_batch(timer.batch_id)
-        if batch is None or batch.status is not BatchStatus.OPEN:
-            return  # already sealed by a threshold, a sweep or an operator
-        config = self._config_for_prefix(batch.prefix)
-        if config is None or config.paused:
-            return
-        now = self._clock()
-        due = age_due_at(batch, config.thresholds)
-        if due is not None and due > now + 1 and self._deps.timers is not None:
-            # Not due yet (SQS caps delays at 15 minutes, or the threshold grew): wait again.
-            self._deps.timers.arm(prefix=batch.prefix, batch_id=batch.batch_id, due_at=due, now=now)
-            return
-        self._consider(config, batch, deadline)
-
-    def flush(self, prefix: str, deadline: float) -> Batch | None:
-        """Seal a prefix's open batch now, whatever its thresholds (operator request)."""
-        config = self._config_for_prefix(prefix)
-        if config is None:
-            raise ConfigurationError(f"no configuration for prefix {prefix!r}")
-        batch = self._deps.batches.open_batch(config.prefix)
-        if batch is None or batch.file_count == 0:
-            return None
-        return self.seal_and_process(config, batch, "flush", deadline)
-
-    # --- the sweep: safety net for timers and crashed workers ------------------------------
-
-    def sweep(self, deadline: float) -> dict[str, int]:
-        """Seal overdue batches, re-arm missing timers, and resume batches whose lease expired."""
-        counts = {"sealed": 0, "recovered": 0}
-        now = self._clock()
-        configs = {c.prefix: c for c in self._deps.configs.current(now).valid}
-        oldest: dict[str, float] = {}
-        for batch in self._deps.batches.batches_by_status(BatchStatus.OPEN):
-            config = configs.get(batch.prefix)
-            if config is None or batch.file_count == 0:
-                continue
-            if batch.first_file_at is not None:
-                oldest[batch.prefix] = now - batch.first_file_at
-            # Per prefix: what is waiting, and for how long (Snowpipe's "pending files").
-            metrics.gauge("FilesPending", batch.file_count, prefix=batch.prefix)
-            metrics.gauge(
-                "OldestPendingFileAgeSeconds",
-                oldest.get(batch.prefix, 0.0),
-                unit="Seconds",
-                prefix=batch.prefix,
-            )
-            if seal_reason(batch, config.thresholds, self._clock()) is not None:
-                counts["sealed"] += 1
-            self._isolated(batch, functools.partial(self._consider, config, batch, deadline))
-        for status in (BatchStatus.SEALED, BatchStatus.LOADING):
-            for batch in self._deps.batches.batches_by_status(status):
-                if lease_expired(batch, self._clock()) and self._isolated(
-                    batch, functools.partial(self._recover, batch, configs, deadline)
-                ):
-                    counts["recovered"] += 1
-        # The template's alarm watches this one (dimension: service only).
-        metrics.gauge(
-            "OldestOpenBatchAgeSeconds", max(oldest.values(), default=0.0), unit="Seconds"
-        )
-        logger.info(
-            "sweep_done",
-            sealed=counts["sealed"],
-            recovered=counts["recovered"],
-            oldest_open_batch_age_s=round(max(oldest.values(), default=0.0), 1),
-        )
-        return counts
-
-    def _isolated(self, batch: Batch, step: Callable[[], bool | None]) -> bool:
-        """One batch's trouble is logged and left to the next sweep: it never stops the sweep
-        from reaching the batches after it."""
-        try:
-            return bool(step())
-        except LoaderError as exc:
-            logger.error(
-                "sweep_batch_failed",
-                batch_id=batch.batch_id,
-                prefix=batch.prefix,
-                error=str(exc),
-                retryable=exc.retryable,
-            )
-            metrics.count("SweepBatchFailures")
-            return False
-
-    def _recover(self, batch: Batch, configs: dict[str, PrefixConfig], deadline: float) -> bool:
-        config = configs.get(batch.prefix)
-        if config is None:
-            logger.error("orphan_batch", batch_id=batch.batch_id, prefix=batch.prefix)
-            return False
-        try:
-            taken = self._deps.batches.take_over(
-                batch.batch_id,
-                owner=self._owner,
-                now=self._clock(),
-                lease_seconds=self._deps.settings.lease_seconds,
-            )
-        except BatchConflict:
-            return False
-        logger.warning(
-            "lease_recovered",
-            batch_id=batch.batch_id,
-            prefix=batch.prefix,
-            previous_owner=batch.lease.owner if batch.lease else None,
-            status=taken.status.value,
-        )
-        self._run(config, taken, deadline)
-        return True
-
-    def _config_for_prefix(self, prefix: str) -> PrefixConfig | None:
-        return next(
-            (c for c in self._deps.configs.current(self._clock()).valid if c.prefix == prefix),
-            None,
-        )
 
     # --- reconciliation: files whose notifications never arrived ----------------------------
 
@@ -441,41 +287,23 @@ class LoaderService:
     ) -> ReconcileReport:
         """List configured prefixes in S3 (objects modified within the look-back window) and
         register what the ledger lacks through `handle`, as if S3 had announced it."""
-        from loader.reconcile import reconcile
 
         def register(objects: Iterable[S3Object]) -> Result:
             message = Message(message_id=None, notices=list(objects))
             return self.handle(Invocation(from_sqs=False, messages=[message]), deadline=deadline)
 
         report = reconcile(
-            self._deps,
+            self.deps,
             register,
-            now=self._clock(),
+            now=self.clock(),
             lookback_seconds=request.lookback_seconds
-            or self._deps.settings.reconcile_lookback_seconds,
+            or self.deps.settings.reconcile_lookback_seconds,
             prefix=request.prefix,
             deadline=deadline,
-            clock=self._clock,
+            clock=self.clock,
         )
         if result is not None:
             result.registered += report.registered
             result.duplicates += report.duplicates
             result.sealed += report.sealed
         return report
-
-
-def resolve(configs: ConfigSet, obj: S3Object) -> PrefixConfig | None:
-    """The configuration for an object; an invalid configuration that would match is an error,
-    not a silent skip (its files would otherwise be lost)."""
-    config = match_config(configs.valid, obj)
-    matched_len = len(config.prefix.split("/")) if config else 0
-    for prefix, reason in configs.invalid.items():
-        if prefix_matches(prefix, obj.path) and len(prefix.split("/")) >= matched_len:
-            raise ConfigurationError(
-                f"configuration for {prefix!r} is invalid: {reason}", prefix=prefix
-            )
-    return config
-
-
-def objects_only(notices: Iterable[object]) -> list[S3Object]:
-    return [n for n in notices if isinstance(n, S3Object)]

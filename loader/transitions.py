@@ -18,17 +18,17 @@ ALLOWED: dict[S, frozenset[S]] = {
 LEASED: frozenset[S] = frozenset({S.SEALED, S.LOADING})
 
 
-class IllegalTransition(ValueError):
+class IllegalTransitionError(ValueError):
     def __init__(self, current: S, wanted: S) -> None:
         super().__init__(f"batch status cannot go from {current} to {wanted}")
         self.current = current
         self.wanted = wanted
 
 
-def check(current: S, wanted: S) -> None:
+def check_transition(current: S, wanted: S) -> None:
     """Raise unless `current -> wanted` is in the table."""
     if wanted not in ALLOWED[current]:
-        raise IllegalTransition(current, wanted)
+        raise IllegalTransitionError(current, wanted)
 
 
 def sources_of(wanted: S) -> list[S]:

@@ -15,7 +15,7 @@ from redshift_standin.errors import (
     LoadFailedError,
     NotEmulatedError,
     StandInError,
-    UnsupportedCopyOption,
+    UnsupportedCopyOptionError,
 )
 from redshift_standin.postgres import EmbeddedPostgres, start_postgres
 from redshift_standin.proxy import StandIn
@@ -31,7 +31,7 @@ __all__ = [
     "StandIn",
     "StandInError",
     "TableRef",
-    "UnsupportedCopyOption",
+    "UnsupportedCopyOptionError",
     "mask_secrets",
     "parse_copy",
     "start_postgres",

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from typing import Any
 
 from redshift_standin.copy_spec import AuthKind, Compression, CopySpec, DataFormat, TableRef
-from redshift_standin.errors import CopySyntaxError, NotEmulatedError, UnsupportedCopyOption
+from redshift_standin.errors import CopySyntaxError, NotEmulatedError, UnsupportedCopyOptionError
 from redshift_standin.sql_tokens import Kind, Token, split_statements, tokenize
 
 SECRET_OPTIONS = frozenset(
@@ -130,7 +130,7 @@ def _format(parser: _Parser, word: str) -> None:
         token = parser.next("a data format")
         word = token.value.upper() if token.kind is Kind.WORD else token.value
         if word not in _FORMATS:
-            raise UnsupportedCopyOption(f"FORMAT {token.value}", reason="unknown data format")
+            raise UnsupportedCopyOptionError(f"FORMAT {token.value}", reason="unknown data format")
     fmt = _FORMATS[word]
     if fmt is DataFormat.FIXEDWIDTH:
         parser.set("FORMAT", data_format=fmt, format_argument=parser.expect_string(word))
@@ -282,7 +282,7 @@ def _options(parser: _Parser) -> None:
         word = token.value.upper()
         handler = _HANDLERS.get(word)
         if handler is None:
-            raise UnsupportedCopyOption(token.value)
+            raise UnsupportedCopyOptionError(token.value)
         handler(parser, word)
 
 

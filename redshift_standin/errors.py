@@ -34,7 +34,7 @@ class CopySyntaxError(StandInError):
     sqlstate = "42601"
 
 
-class UnsupportedCopyOption(CopySyntaxError):
+class UnsupportedCopyOptionError(CopySyntaxError):
     """An option Redshift's COPY grammar (as the stand-in knows it) does not have."""
 
     def __init__(self, option: str, *, reason: str | None = None) -> None:

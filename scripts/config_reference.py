@@ -13,9 +13,9 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from config.copy_options import (
+from config.copy_options import CopyOptions
+from config.formats import (
     AvroFormat,
-    CopyOptions,
     CsvFormat,
     DelimitedFormat,
     FixedWidthFormat,
@@ -25,6 +25,7 @@ from config.copy_options import (
 )
 from config.models import AfterLoad, ManifestLocation, Notifications, PrefixConfig, Thresholds
 from config.targets import (
+    ColumnDefinition,
     CopyAuthorization,
     DataApiTarget,
     MergeOptions,
@@ -79,6 +80,11 @@ Guide pages cited in `config/copy_parameters.py` and `tests/unit/test_redshift_r
   `SSH`), data formats (`SHAPEFILE`), `NOLOAD` (nothing would be loaded, yet the batch recorded as
   loaded), and parameters that have a field (`SERIALIZETOJSON` is `format.serialize_to_json`).
 - Regions, role and topic ARNs are ASCII; `access_key_id` is 16 to 128 letters and digits.
+- `table_columns[].type` is a Redshift type (c_Supported_data_types): aliases are stored in their
+  canonical spelling (`int8` is `BIGINT`, `text` is `VARCHAR(256)`), DECIMAL precision is at most
+  38, CHAR at most 4096 and VARCHAR at most 65535 bytes (or `MAX`). `create_table` without
+  `table_columns` and `schema_evolution` need files that name their columns (a header row, JSON
+  'auto', Parquet, ORC); `schema_evolution: add_columns` cannot extend a `columns` list.
 - A misspelt key is reported with the field it was probably meant to be
   (`filname_filter: Extra inputs are not permitted; did you mean 'filename_filter'?`).
 """
@@ -93,6 +99,11 @@ SECTIONS: list[tuple[str, type[BaseModel], str]] = [
     ("targets[] — type `data_api`", DataApiTarget, "Redshift Data API: no VPC needed."),
     ("targets[] — type `postgres`", PostgresTarget, "Aurora/RDS/local PostgreSQL."),
     ("targets[].merge", MergeOptions, "Upsert instead of append."),
+    (
+        "targets[].table_columns[]",
+        ColumnDefinition,
+        "`redshift` targets: the table `create_table: if_missing` creates.",
+    ),
     ("targets[].copy_authorization", CopyAuthorization, "How Redshift reads S3 during COPY."),
     ("copy_options", CopyOptions, "Data conversion and load parameters."),
     ("copy_options.format — `csv`", CsvFormat, ""),
@@ -110,7 +121,8 @@ def _type(info: Any) -> str:
     if isinstance(annotation, type) and issubclass(annotation, __import__("enum").Enum):
         return " \\| ".join(f"`{m.value}`" for m in annotation)
     text = str(annotation).replace("typing.", "").replace("NoneType", "None")
-    for noise in ("config.models.", "config.targets.", "config.copy_options.", "<class '", "'>"):
+    modules = ("config.models.", "config.targets.", "config.copy_options.", "config.formats.")
+    for noise in (*modules, "<class '", "'>"):
         text = text.replace(noise, "")
     if text.startswith("list[Annotated["):
         return "list of targets (below)"

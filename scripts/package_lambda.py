@@ -73,7 +73,7 @@ def pip_install(requirements: Path, output: Path, *, host: bool) -> None:
         "--requirement",
         str(requirements),
         "--only-binary=:all:",  # never compile: sdists would build for the wrong platform
-        "--no-compile",  # /var/task is read-only and .pyc for the build host's Python is useless
+        "--no-compile",  # bytecode comes from the runtime's Python version (compile_bytecode)
         "--upgrade",
         "--disable-pip-version-check",
         "--quiet",
@@ -87,6 +87,51 @@ def pip_install(requirements: Path, output: Path, *, host: bool) -> None:
     shutil.rmtree(output / "bin", ignore_errors=True)
     for cache in output.rglob("__pycache__"):
         shutil.rmtree(cache, ignore_errors=True)
+
+
+def find_runtime_python(host: bool) -> str | None:
+    """An interpreter of the runtime's version: its bytecode is what Lambda's python3.12 loads
+    (a .pyc of another version is ignored). For --host builds, this interpreter."""
+    if host:
+        return sys.executable
+    wanted = f"python{LAMBDA_PYTHON_VERSION}"
+    if sys.version_info[:2] == tuple(int(p) for p in LAMBDA_PYTHON_VERSION.split(".")):
+        return sys.executable
+    candidates = [os.environ.get("LAMBDA_BYTECODE_PYTHON"), shutil.which(wanted)]
+    # pyenv installs that are not the active version: its shim refuses, the binary works
+    pyenv = Path(os.environ.get("PYENV_ROOT", Path.home() / ".pyenv")) / "versions"
+    candidates += sorted(str(p) for p in pyenv.glob(f"{LAMBDA_PYTHON_VERSION}*/bin/{wanted}"))
+    candidates += [f"/usr/bin/{wanted}", f"/usr/local/bin/{wanted}"]
+    for candidate in filter(None, candidates):
+        probe = [candidate, "-c", "import sys; print('%d.%d' % sys.version_info[:2])"]
+        try:
+            found = subprocess.run(probe, capture_output=True, text=True, check=False)
+        except OSError:
+            continue
+        if found.returncode == 0 and found.stdout.strip() == LAMBDA_PYTHON_VERSION:
+            return candidate
+    return None
+
+
+def compile_bytecode(output: Path, python: str) -> bool:
+    """__pycache__/*.cpython-312.pyc next to every module, checked by hash, not mtime: /var/task
+    is read-only, so without them every cold start compiles every imported module again, and
+    zip timestamps (fixed at 1980) would invalidate mtime-based ones."""
+    done = subprocess.run(
+        [
+            python,
+            "-m",
+            "compileall",
+            "-q",
+            "-j",
+            "0",
+            "--invalidation-mode",
+            "unchecked-hash",
+            str(output),
+        ],
+        check=False,
+    )
+    return done.returncode == 0
 
 
 def write_zip(source: Path, destination: Path) -> None:
@@ -114,6 +159,15 @@ def main(argv: list[str] | None = None) -> int:
 
     copy_sources(args.source_root.resolve(), output)
     pip_install(args.requirements.resolve(), output, host=args.host)
+    python = find_runtime_python(args.host)
+    if python is None:
+        print(
+            f"warning: no python{LAMBDA_PYTHON_VERSION} on this machine: the artifact has no "
+            "bytecode, and every cold start compiles what it imports",
+            file=sys.stderr,
+        )
+    elif not compile_bytecode(output, python):
+        raise SystemExit("compiling the artifact's bytecode failed")
 
     size = tree_size(output)
     target = "host" if args.host else f"cp{LAMBDA_PYTHON_VERSION} {'/'.join(LAMBDA_PLATFORMS)}"

@@ -10,9 +10,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from loader.decisions import listing_root
 from loader.reconcile import Plan as BackfillPlan
 from loader.reconcile import Registered as BackfillResult
-from loader.reconcile import Window, listing_root, plan_prefix, register_plan
+from loader.reconcile import Window, plan_prefix, register_plan
 
 if TYPE_CHECKING:
     from loader.admin import Operations

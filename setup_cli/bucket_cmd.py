@@ -1,7 +1,7 @@
 """`loader-admin bucket`: S3 event notifications for configured prefixes (wire, unwire, show).
 
-The decisions (filter, overlap, merge) are in `loader/adapters/bucket_notifications.py`; this
-module parses options and prints."""
+The decisions (filter, overlap, merge) and the read-decide-write verbs are in
+`loader/bucket_wiring.py`; this module parses options and prints."""
 
 from __future__ import annotations
 
@@ -11,15 +11,21 @@ from typing import Annotated, Any
 import typer
 
 from config.models import normalise_prefix
-from loader.adapters.bucket_notifications import (
+from loader.bucket_wiring import (
     DEFAULT_EVENTS,
-    BucketNotifications,
+    Action,
     Change,
     Rule,
     coverage,
     plan_wire,
     rule_for,
     rules_of,
+)
+from loader.bucket_wiring import (
+    unwire as unwire_rule,
+)
+from loader.bucket_wiring import (
+    wire as wire_rule,
 )
 from loader.errors import ConfigurationError, LoaderError
 from setup_cli.context import Cli, Format, Output, cli
@@ -31,10 +37,6 @@ app = typer.Typer(
 )
 
 Prefix = Annotated[str, typer.Argument(help="Configured prefix: bucket/path or s3://bucket/path.")]
-
-
-def notifications(state: Cli) -> BucketNotifications:
-    return BucketNotifications(state.deps().client("s3"))
 
 
 def _rule_dict(rule: Rule | None) -> dict[str, Any] | None:
@@ -67,14 +69,16 @@ def _report(change: Change, prefix: str, fmt: Format, dry_run: bool = False) -> 
         return
     if dry_run and change.configuration is not None:
         out.print(json.dumps(change.configuration, indent=2), markup=False)
-    verb = {"added": "wired", "updated": "rewired", "removed": "unwired"}.get(change.action)
+    verb = {Action.ADDED: "wired", Action.UPDATED: "rewired", Action.REMOVED: "unwired"}.get(
+        change.action
+    )
     rule = change.rule
     if verb and rule is not None:
         where = f"prefix {rule.prefix!r}" if rule.prefix else "the whole bucket (no filter)"
         (warn if dry_run else ok)(
             f"{'would be ' if dry_run else ''}{verb}  {prefix}  ({rule.id}: {where})"
         )
-    elif change.action == "absent":
+    elif change.action is Action.ABSENT:
         warn(f"{prefix} has no loader rule on its bucket; nothing to remove")
     else:
         ok(f"already wired  {prefix}")
@@ -129,11 +133,11 @@ def wire(
             f"no configuration for prefix {normalise_prefix(prefix)!r} (`config put` first)"
         )
     rule = rule_for(config.prefix, destinations[0], events or DEFAULT_EVENTS, suffix)
-    adapter = notifications(state)
+    adapter = state.deps().bucket_notifications
     if dry_run:
         change = plan_wire(adapter.read(config.bucket), rule, replace or ())
     else:
-        change = adapter.wire(config.prefix, rule, replace or ())
+        change = wire_rule(adapter, config.prefix, rule, replace or ())
     _report(change, config.prefix, state.fmt(output), dry_run)
 
 
@@ -143,7 +147,7 @@ def unwire(ctx: typer.Context, prefix: Prefix, output: Output = None) -> None:
     its bucket; every other rule stays. Works after the configuration is deleted too."""
     state = cli(ctx)
     prefix = normalise_prefix(prefix)
-    change = notifications(state).unwire(prefix)
+    change = unwire_rule(state.deps().bucket_notifications, prefix)
     _report(change, prefix, state.fmt(output))
 
 
@@ -156,7 +160,7 @@ def show(
     """Every notification rule of BUCKET, and how each configured prefix in it is wired."""
     state = cli(ctx)
     bucket = normalise_prefix(bucket).split("/", 1)[0]
-    configuration = notifications(state).read(bucket)
+    configuration = state.deps().bucket_notifications.read(bucket)
     rules = rules_of(configuration)
     eventbridge = "EventBridgeConfiguration" in configuration
     configs = state.deps().configs.current(state.clock()).valid
@@ -197,7 +201,7 @@ def show(
 def unwire_after_delete(state: Cli, prefix: str) -> None:
     """`config delete --unwire`: remove the prefix's rule, saying what happened."""
     try:
-        change = notifications(state).unwire(prefix)
+        change = unwire_rule(state.deps().bucket_notifications, prefix)
     except LoaderError as exc:
         warn(f"configuration deleted, but its notification rule was not removed: {exc}")
         raise

@@ -12,11 +12,12 @@ from config.models import PrefixConfig, normalise_prefix
 from loader.admin import split
 from loader.errors import ConfigurationError, LoaderError
 from loader.models import BatchStatus
-from setup_cli import original, wizard
+from setup_cli import infer_cmd, trial_cmd, wizard
 from setup_cli.context import Cli, Format, Output, Yes, cli
 from setup_cli.documents import load_configs, read_documents, to_document, to_yaml
 from setup_cli.errors import EXIT_ATTENTION, EXIT_ERROR
 from setup_cli.explain import explain as explain_object
+from setup_cli.original import convert as original
 from setup_cli.output import emit_json, err, examples, fields, ok, out, table, warn
 
 app = typer.Typer(help="Prefix configurations (one per watched S3 prefix).", no_args_is_help=True)
@@ -27,6 +28,21 @@ app.add_typer(target_app, name="target")
 app.command("wizard", epilog="Example: `loader-admin config wizard --file events.yaml`")(
     wizard.wizard
 )
+app.command(
+    "infer",
+    epilog=examples(
+        "loader-admin config infer orders.csv.gz --table raw.orders -f orders.yaml",
+        "loader-admin config infer s3://my-bucket/events/part-0.parquet --ddl events.sql",
+    ),
+)(infer_cmd.infer_config)
+app.command(
+    "test",
+    epilog=examples(
+        "loader-admin config test orders.yaml orders-1.csv.gz orders-2.csv.gz",
+        "loader-admin config test events.yaml s3://my-bucket/events/part-0.parquet -o json",
+        "loader-admin config test orders.yaml bad.csv --ddl orders.sql",
+    ),
+)(trial_cmd.test_config)
 
 ConfigFile = Annotated[
     Path, typer.Argument(exists=True, dir_okay=False, help="YAML or JSON configuration file.")

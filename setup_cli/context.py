@@ -45,16 +45,18 @@ Yes = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmat
 def default_operations(deps: Deps, clock: Callable[[], float]) -> Operations:
     """The loader the Lambda would use (real targets and notifications)."""
     from loader.admin import Operations
-    from loader.loading import build_loader, build_notifier
-    from loader.service import new_owner_id
+    from loader.loading import build_loader
+    from loader.notify import build_notifier
+    from loader.service import LoaderService, new_owner_id
 
-    return Operations(
+    service = LoaderService(
         deps,
         loader=build_loader(deps),
         notifier=build_notifier(deps),
         clock=clock,
         owner=new_owner_id(f"loader-admin@{socket.gethostname()}"),
     )
+    return Operations(service)
 
 
 @dataclass

@@ -25,7 +25,7 @@ from loader.models import S3Object
 if TYPE_CHECKING:
     from config.models import PrefixConfig
     from config.targets import Target
-    from loader.adapters.config_store import ConfigSet
+    from loader.models import ConfigSet
 
 BATCH_PLACEHOLDER = "<batch-id>"
 STAGE = "s3rl_stage"

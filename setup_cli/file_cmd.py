@@ -36,6 +36,16 @@ def _info(info: FileInfo) -> dict[str, Any]:
         "size": record.size if record else None,
         "etag": record.etag if record else None,
         "previous_batches": record.previous_batches if record else [],
+        "newer_upload_ignored": (
+            {
+                "etag": record.ignored_etag,
+                "size": record.ignored_size,
+                "version_id": record.ignored_version_id or None,
+                "received_at": record.ignored_at,
+            }
+            if record is not None and record.newer_upload_ignored
+            else None
+        ),
     }
 
 
@@ -64,6 +74,13 @@ def _print_info(info: FileInfo) -> None:
             ("previous batches", ", ".join(data["previous_batches"]) or None),
         ]
     )
+    ignored = data["newer_upload_ignored"]
+    if ignored is not None:
+        warn(
+            f"a newer upload (etag {ignored['etag']}, {ignored['size']} bytes, received "
+            f"{when(ignored['received_at'])}) was ignored by policy (reupload: ignore); "
+            f"`loader-admin file reprocess {info.url}` loads it"
+        )
 
 
 @app.command(epilog=examples("loader-admin file show s3://my-bucket/events/a.csv"))

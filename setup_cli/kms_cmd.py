@@ -3,14 +3,12 @@
 
 from __future__ import annotations
 
-import base64
 import sys
 from typing import Annotated
 
 import typer
 
 from loader.errors import ConfigurationError
-from loader.loading.credentials import ORIGINAL_CONTEXT_MODULE
 from setup_cli.context import Format, Output, cli
 from setup_cli.output import emit_json, examples, ok
 
@@ -54,26 +52,11 @@ def encrypt(
         value = sys.stdin.read().removesuffix("\n")
     if not value:
         raise ConfigurationError("nothing to encrypt: the value is empty")
-    kms = state.deps().client("kms")
-    context = (
-        {"module": ORIGINAL_CONTEXT_MODULE, "region": kms.meta.region_name}
-        if original_context
-        else {}
-    )
-    plain = value.encode("utf-8")
-    encrypted = kms.encrypt(KeyId=key_id, Plaintext=plain, EncryptionContext=context)
-    blob = encrypted["CiphertextBlob"]
-    if kms.decrypt(CiphertextBlob=blob, EncryptionContext=context)["Plaintext"] != plain:
-        raise ConfigurationError("KMS did not give the value back on decryption; do not use it")
-    ciphertext = base64.b64encode(blob).decode("ascii")
+    kms = state.deps().kms
+    ciphertext, used_key = kms.encrypt_text(value, key_id=key_id, original_context=original_context)
     if state.fmt(output) is Format.JSON:
-        emit_json(
-            {
-                "ciphertext": ciphertext,
-                "key_id": encrypted.get("KeyId"),
-                "encryption_context": context or None,
-            }
-        )
+        context = kms.original_context() if original_context else None
+        emit_json({"ciphertext": ciphertext, "key_id": used_key, "encryption_context": context})
         return
     typer.echo(ciphertext)
-    ok(f"encrypted with {encrypted.get('KeyId')} and verified")
+    ok(f"encrypted with {used_key} and verified")

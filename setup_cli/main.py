@@ -27,7 +27,7 @@ from setup_cli import (
 )
 from setup_cli.context import Cli, Format, quiet_loader_logs
 from setup_cli.errors import EXIT_ERROR, expected_errors, report
-from setup_cli.local_env import DEFAULT_DATA_DIR
+from setup_cli.local.env import DEFAULT_DATA_DIR
 from setup_cli.output import examples
 
 HELP = """Operate an s3-redshift-loader: configurations, tables, batches, files, health, bucket
@@ -128,7 +128,7 @@ def root(
     obj.region = region or obj.region
     obj.endpoint_url = endpoint_url or obj.endpoint_url
     if local:
-        from setup_cli.local_env import attach
+        from setup_cli.local.env import attach
 
         attach(obj, local_dir)
     if config_table or batches_table or files_table:
@@ -153,11 +153,11 @@ app.add_typer(kms_cmd.app, name="kms")
 
 
 def _add_local(root_app: typer.Typer) -> None:
-    """`loader-admin local ...` comes from setup_cli/local.py; until it exists, a hidden stub."""
-    problem = "local mode is not installed (setup_cli/local.py is missing)"
+    """`loader-admin local ...` comes from setup_cli/local/; until it is installed, a stub."""
+    problem = "local mode is not installed (setup_cli/local/cli.py is missing)"
     if importlib.util.find_spec("setup_cli.local") is not None:
         try:
-            from setup_cli.local import app as local_app
+            from setup_cli.local.cli import app as local_app
         except ImportError as exc:
             problem = f"local mode cannot be loaded: {exc}"
         else:
@@ -184,7 +184,7 @@ _add_local(app)
 )
 def worker(ctx: typer.Context) -> None:
     """Run the long-lived SQS worker, as `loader-worker` does (options: `loader-worker --help`)."""
-    from setup_cli.worker import main as worker_main
+    from setup_cli.worker.cli import main as worker_main
 
     raise typer.Exit(worker_main(list(ctx.args)))
 

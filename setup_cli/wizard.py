@@ -1,13 +1,16 @@
 """`config wizard`: build a configuration by answering questions; only those that apply are asked
-(CSV questions for CSV, Serverless or cluster for Redshift, ...). The answers are validated by
-the same models as `config put`."""
+(CSV questions for CSV, Serverless or cluster for Redshift, ...). Each answer (each group of
+answers: the format, the thresholds, the target) is validated by the same models as `config put`
+as soon as it is given, and asked again when it is wrong."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from pydantic import ValidationError
 
 from config.models import PrefixConfig
 from setup_cli.context import cli
@@ -17,6 +20,44 @@ from setup_cli.output import ok, out
 FORMATS = ["csv", "delimited", "json", "avro", "parquet", "orc"]
 COMPRESSIONS = ["none", "gzip", "bzip2", "lzop", "zstd"]
 TARGETS = ["redshift", "data_api", "postgres"]
+
+
+# A valid configuration the answers so far are laid over: whatever the model says about the
+# field just answered is about that answer (cross-field rules are checked again at the end).
+_SKELETON: dict[str, Any] = {
+    "prefix": "wizard-bucket/prefix",
+    "manifest": {"bucket": "wizard-manifests"},
+    "targets": [{"type": "postgres", "name": "wizard", "table": "t", "dsn": "host=x"}],
+}
+
+
+def problems(raw: dict[str, Any], field: str) -> list[str]:
+    """What the configuration models say about `field` of `raw` (a partial configuration)."""
+    candidate = {**_SKELETON, **raw}
+    try:
+        PrefixConfig.model_validate(candidate)
+    except ValidationError as exc:
+        return [
+            f"{'.'.join(str(p) for p in error['loc'][1:]) or field}: {error['msg']}"
+            for error in exc.errors(include_url=False)
+            if error["loc"] and error["loc"][0] == field
+        ]
+    return []
+
+
+def checked(raw: dict[str, Any], field: str, asking: Callable[[], Any]) -> Any:
+    """Ask until the models accept the answer for `field`; store it in `raw` and return it."""
+    while True:
+        answer = asking()
+        if answer is None:
+            raw.pop(field, None)
+            return None
+        raw[field] = answer
+        found = problems(raw, field)
+        if not found:
+            return answer
+        for problem in found:
+            typer.echo(f"Not valid: {problem.removeprefix('Value error, ')}. Please answer again.")
 
 
 def _ask(text: str, default: Any = None, **kwargs: Any) -> Any:
@@ -88,6 +129,9 @@ def _ask_redshift(kind: str) -> dict[str, Any]:
     if kind == "redshift":
         answers["host"] = _ask("Endpoint host name")
         answers["port"] = _ask("Port", 5439, type=int)
+        answers["sslmode"] = _choice(
+            "sslmode (TLS)", ["verify-full", "verify-ca", "require", "disable"], "verify-full"
+        )
     answers["database"] = _ask("Database", "dev")
     auth = _choice("Database credentials", ["iam", "secret"], "iam")
     if kind == "redshift":
@@ -104,23 +148,28 @@ def _ask_redshift(kind: str) -> dict[str, Any]:
 
 
 def ask() -> dict[str, Any]:
-    raw: dict[str, Any] = {"prefix": _ask("S3 prefix to watch (bucket/path)")}
-    description = _optional("Description")
-    if description:
-        raw["description"] = description
-    raw["copy_options"] = ask_format()
-    name_filter = _optional("File name regex (must match the whole name)")
-    if name_filter:
-        raw["filename_filter"] = name_filter
-    raw["thresholds"] = ask_thresholds()
-    raw["manifest"] = {
-        "bucket": _ask("Manifest bucket"),
-        "prefix": _ask("Manifest prefix", "manifests"),
-    }
-    raw["targets"] = [ask_target()]
-    success, failure = _optional("SNS topic ARN for successes"), _optional("... for failures")
-    if success or failure:
-        raw["notifications"] = {"success_topic_arn": success, "failure_topic_arn": failure}
+    raw: dict[str, Any] = {}
+    checked(raw, "prefix", lambda: _ask("S3 prefix to watch (bucket/path)"))
+    checked(raw, "description", lambda: _optional("Description"))
+    checked(raw, "copy_options", ask_format)
+    checked(
+        raw, "filename_filter", lambda: _optional("File name regex (must match the whole name)")
+    )
+    checked(raw, "thresholds", ask_thresholds)
+    checked(
+        raw,
+        "manifest",
+        lambda: {"bucket": _ask("Manifest bucket"), "prefix": _ask("Manifest prefix", "manifests")},
+    )
+    checked(raw, "targets", lambda: [ask_target()])
+
+    def topics() -> dict[str, Any] | None:
+        success, failure = _optional("SNS topic ARN for successes"), _optional("... for failures")
+        if success or failure:
+            return {"success_topic_arn": success, "failure_topic_arn": failure}
+        return None
+
+    checked(raw, "notifications", topics)
     return raw
 
 
@@ -133,8 +182,27 @@ def wizard(
         bool | None, typer.Option(help="Store it now (default: ask).", show_default=False)
     ] = None,
 ) -> None:
-    """Build a configuration interactively, validate it, then store it and/or write it to a file."""
-    config = PrefixConfig.model_validate(ask())
+    """Build a configuration interactively, validate it, then store it and/or write it to a file.
+
+    Each answer is checked as it is given; rules across answers (a manifest location inside
+    the watched prefix, ...) are checked at the end, and the question group they concern is
+    asked again.
+    """
+    raw = ask()
+    while True:
+        try:
+            config = PrefixConfig.model_validate(raw)
+            break
+        except ValidationError as exc:
+            message = str(exc.errors(include_url=False)[0]["msg"]).removeprefix("Value error, ")
+            if "manifest" not in message:
+                raise
+            typer.echo(f"Not valid as a whole: {message}")
+            checked(
+                raw,
+                "manifest",
+                lambda: {"bucket": _ask("Manifest bucket"), "prefix": _ask("Manifest prefix")},
+            )
     text = to_yaml([config])
     out.print("\n" + text, markup=False)
     if file is not None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from enum import Enum
 from typing import Any
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
@@ -12,6 +13,8 @@ _deserializer = TypeDeserializer()
 
 
 def _to_wire_value(value: Any) -> Any:
+    if isinstance(value, Enum):
+        return value.value
     if isinstance(value, float):
         return Decimal(repr(value))
     if isinstance(value, dict):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from botocore.exceptions import ClientError
@@ -12,17 +11,11 @@ from pydantic import ValidationError
 from config.models import PrefixConfig, normalise_prefix
 from loader.adapters.codec import decode, encode
 from loader.errors import classify_aws_error, validation_problems
+from loader.models import ConfigSet
 from loader.retry import retrying
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
-
-
-@dataclass(frozen=True)
-class ConfigSet:
-    valid: list[PrefixConfig] = field(default_factory=list)
-    invalid: dict[str, str] = field(default_factory=dict)
-    """Stored prefixes whose configuration does not validate, with the reason."""
 
 
 class ConfigStore:

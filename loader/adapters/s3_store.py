@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import posixpath
+from collections import defaultdict
+from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
-from loader.errors import classify_aws_error
+from loader.errors import SourcesChangedError, classify_aws_error
 from loader.retry import retrying
+from loader.sources import Current
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
+
+
+LIST_AT_LEAST = 4
+"""Members in one folder from which listing it beats a HEAD per file."""
 
 
 def split_url(url: str) -> tuple[str, str]:
@@ -49,13 +56,80 @@ class S3Store:
         except ClientError as exc:
             raise classify_aws_error(exc) from exc
 
-    def open(self, url: str) -> Any:
-        """A streaming body (file-like) for the object."""
+    @retrying()
+    def read_range(self, url: str, *, first: int | None = None, last: int) -> bytes:
+        """Part of an object: bytes `first`..`last` (inclusive), or with `first=None` its last
+        `last` bytes. A range past the end gives what there is (S3 answers 206 or 200)."""
+        bucket, key = split_url(url)
+        wanted = f"bytes=-{last}" if first is None else f"bytes={first}-{last}"
+        try:
+            return self._s3.get_object(Bucket=bucket, Key=key, Range=wanted)["Body"].read()
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") == "InvalidRange":
+                return b""  # an empty object
+            raise classify_aws_error(exc) from exc
+
+    def open(self, url: str, etag: str | None = None) -> Any:
+        """A streaming body (file-like) for the object; with `etag`, only that content
+        (If-Match): an object overwritten since is a retryable error, never other bytes."""
         bucket, key = split_url(url)
         try:
-            return self._s3.get_object(Bucket=bucket, Key=key)["Body"]
+            if etag is None:
+                return self._s3.get_object(Bucket=bucket, Key=key)["Body"]
+            quoted = '"' + etag.strip('"') + '"'
+            return self._s3.get_object(Bucket=bucket, Key=key, IfMatch=quoted)["Body"]
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") == "PreconditionFailed":
+                raise SourcesChangedError(
+                    f"{url} changed since it was registered", url=url
+                ) from exc
+            raise classify_aws_error(exc) from exc
+
+    def current_objects(self, urls: Iterable[str]) -> dict[str, Current | None]:
+        """What S3 holds now for each url (None: gone). A folder holding several of them is
+        listed (1,000 keys a call, from the first to the last of them); lone files are HEADed."""
+        folders: dict[tuple[str, str], list[str]] = defaultdict(list)
+        for url in urls:
+            bucket, key = split_url(url)
+            folders[(bucket, posixpath.dirname(key))].append(key)
+        found: dict[str, Current | None] = {}
+        for (bucket, folder), keys in folders.items():
+            keys.sort()
+            if len(keys) >= LIST_AT_LEAST:
+                found.update(self._listed(bucket, folder, keys))
+            else:
+                found.update({f"s3://{bucket}/{k}": self._head(bucket, k) for k in keys})
+        return found
+
+    def _listed(self, bucket: str, folder: str, keys: list[str]) -> dict[str, Current | None]:
+        wanted = set(keys)
+        found: dict[str, Current | None] = {f"s3://{bucket}/{k}": None for k in keys}
+        prefix = f"{folder}/" if folder else ""
+        # StartAfter is exclusive: the first key without its last character sorts just before it.
+        kwargs: dict[str, Any] = {"Bucket": bucket, "Prefix": prefix, "StartAfter": keys[0][:-1]}
+        try:
+            for page in self._s3.get_paginator("list_objects_v2").paginate(**kwargs):
+                for item in page.get("Contents", []):
+                    if item["Key"] in wanted:
+                        found[f"s3://{bucket}/{item['Key']}"] = Current(
+                            str(item["ETag"]).strip('"'), int(item["Size"])
+                        )
+                contents = page.get("Contents") or []
+                if contents and contents[-1]["Key"] >= keys[-1]:
+                    break
         except ClientError as exc:
             raise classify_aws_error(exc) from exc
+        return found
+
+    @retrying()
+    def _head(self, bucket: str, key: str) -> Current | None:
+        try:
+            head = self._s3.head_object(Bucket=bucket, Key=key)
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+                return None
+            raise classify_aws_error(exc) from exc
+        return Current(str(head["ETag"]).strip('"'), int(head["ContentLength"]))
 
     @retrying()
     def tag(self, url: str, key: str, value: str) -> None:

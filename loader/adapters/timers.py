@@ -1,4 +1,7 @@
-"""Flush timers: a delayed SQS message per batch, so an idle batch is sealed on time."""
+"""Flush timers: a delayed SQS message per batch, so an idle batch is sealed on time.
+
+How long to wait is decided by the service (`decisions.timer_delay`: SQS caps a delay at 15
+minutes, a longer wait is re-armed when the timer fires)."""
 
 from __future__ import annotations
 
@@ -7,7 +10,6 @@ from typing import TYPE_CHECKING
 
 from botocore.exceptions import ClientError
 
-from loader.decisions import timer_delay
 from loader.errors import classify_aws_error
 from loader.events import FLUSH_TIMER
 from loader.retry import retrying
@@ -22,9 +24,8 @@ class FlushTimers:
         self._queue_url = queue_url
 
     @retrying()
-    def arm(self, *, prefix: str, batch_id: str, due_at: float, now: float) -> int:
-        """Send the timer; returns the delay used (SQS caps it at 15 minutes: re-armed later)."""
-        delay = timer_delay(due_at, now)
+    def arm(self, *, prefix: str, batch_id: str, due_at: float, delay: int) -> None:
+        """Send the timer for `batch_id`, delivered after `delay` seconds."""
         body = {"loader": FLUSH_TIMER, "prefix": prefix, "batch_id": batch_id, "due_at": due_at}
         try:
             self._sqs.send_message(
@@ -32,4 +33,3 @@ class FlushTimers:
             )
         except ClientError as exc:
             raise classify_aws_error(exc) from exc
-        return delay

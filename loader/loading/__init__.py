@@ -1,15 +1,13 @@
-"""Loading sealed batches into their targets, and telling people how it went.
+"""Loading sealed batches into their targets.
 
-`build_loader` / `build_notifier` are what the Lambda runtime calls once per container. Both
-always return an object: which targets a batch loads into, and which topics hear about it, are
-decided per batch from its prefix configuration (and the loader-wide default topics). Nothing
-here imports psycopg2, tenacity or the target modules until a batch is actually loaded.
+`build_loader` is what the Lambda runtime calls once per container: which targets a batch loads
+into is decided per batch from its prefix configuration. Nothing here imports psycopg2, tenacity
+or the target modules until a batch is actually loaded.
 
-Modules: runner (the BatchLoader), script / ledger / timing / outcome / load_errors / message
-(pure decisions), db_errors (the one psycopg2 classification), redshift / data_api / postgres
-(one adapter per target kind), pg_session / pg_input (psycopg2 and PostgreSQL input helpers),
-credentials (secrets per load), load_check / load_history (the loaded-vs-staged check, pure),
-notifier (SNS), events_bus (EventBridge), composite (both as one notifier).
+Modules: runner (the BatchLoader), job / timing / outcome (what an attempt is asked and answers,
+pure), credentials (secrets per load), checks (load problems for `config put`), table_prep and
+file_samples (the table before the load), load_check (the loaded-vs-staged check, pure); the SQL
+text in `sql/`, one driver per target kind in `targets/` (docs/architecture.md).
 """
 
 from __future__ import annotations
@@ -20,25 +18,11 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from loader.deps import Deps
-    from loader.processing import BatchLoader, Notifier
+    from loader.ports import BatchLoader
 
 
 def build_loader(deps: Deps, *, clock: Callable[[], float] = time.time) -> BatchLoader | None:
-    """The loader for every target kind (`clock` must be the Processor's clock)."""
+    """The loader for every target kind (`clock` must be the lifecycle's clock)."""
     from loader.loading.runner import TargetsLoader
 
     return TargetsLoader(deps, clock=clock)
-
-
-def build_notifier(deps: Deps, *, clock: Callable[[], float] = time.time) -> Notifier | None:
-    """SNS notifications (the prefix's topics, else LOADER_SUCCESS/FAILURE_TOPIC_ARN), and
-    EventBridge events when LOADER_EVENT_BUS_NAME is set; each fails on its own."""
-    from loader.loading.notifier import SnsNotifier
-
-    sns = SnsNotifier(deps, clock=clock)
-    if deps.settings.event_bus_name is None:
-        return sns
-    from loader.loading.composite import CompositeNotifier
-    from loader.loading.events_bus import EventBridgeNotifier
-
-    return CompositeNotifier([sns, EventBridgeNotifier(deps, clock=clock)])

@@ -10,10 +10,10 @@ from typing import TYPE_CHECKING
 
 from loader.copy_sql import CopySecrets, build_copy
 from loader.errors import ConfigurationError
-from loader.loading.ledger import Dialect, LedgerEntry
-from loader.loading.pg_input import pg_copy_plan, pg_copy_sql
-from loader.loading.postgres import zstd_available
-from loader.loading.script import build_script
+from loader.loading.sql.ledger import Dialect, LedgerEntry
+from loader.loading.sql.script import build_script
+from loader.loading.targets.pg_input import pg_copy_plan, pg_copy_sql
+from loader.loading.targets.postgres import zstd_available
 
 if TYPE_CHECKING:
     from config.models import PrefixConfig

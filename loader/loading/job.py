@@ -8,14 +8,14 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
 from loader.errors import ConfigurationError, LoaderError
-from loader.loading.ledger import LedgerEntry
+from loader.loading.sql.ledger import LedgerEntry
 from loader.loading.timing import SAFETY_SECONDS
 
 if TYPE_CHECKING:
     from config.models import PrefixConfig
     from config.targets import Target
     from loader.models import Batch
-    from loader.processing import LoadErrorRow
+    from loader.ports import LoadErrorRow, SchemaDrift, SourceCheck
 
 
 @dataclass(frozen=True)
@@ -35,8 +35,11 @@ class TargetJob:
     heartbeat: Callable[[], None]
     """Renews the batch's lease; for adapters that wait a long time (Data API polling)."""
     manifest_entries: Callable[[], tuple[str, ...]] | None = None
-    """The manifest's file URLs, read on first call (the load check's expectation); None: the
-    Redshift-protocol adapters do not check the load (PostgreSQL reads the manifest itself)."""
+    """The manifest's file URLs, read on first call (the load check's expectation, the files the
+    schema checks sample); None when unknown (PostgreSQL reads the manifest itself)."""
+    sources: SourceCheck | None = None
+    """The members' registered ETags, and the check that S3 still holds them (None: not
+    checked, e.g. a loader driven without a batch store)."""
 
     def transaction_deadline(self) -> float:
         """When (time.monotonic) the load transaction must be over, counted from now."""
@@ -61,23 +64,28 @@ class Loaded:
     rows: int
     already_loaded: bool = False
     """True when the target's ledger showed an earlier attempt had committed the batch."""
+    warning: str | None = None
+    """Loaded, but with something an operator must know (kept on the target's state)."""
 
 
 class TargetAdapter(Protocol):
     def load(self, job: TargetJob) -> Loaded:
         """Load (or find loaded) the batch; raise RetryableError/TerminalError otherwise,
-        with the rejected rows in `error.fields["error_rows"]` when known."""
+        with the rejected rows in `error.error_rows` when known."""
         ...
 
 
 def with_error_rows(error: LoaderError, rows: tuple[LoadErrorRow, ...]) -> LoaderError:
-    error.fields["error_rows"] = rows
+    error.error_rows = tuple(rows)
     return error
 
 
-def error_rows(error: LoaderError) -> tuple[LoadErrorRow, ...]:
-    rows = error.fields.get("error_rows", ())
-    return tuple(rows)
+def with_schema_drift(error: LoaderError, drift: SchemaDrift) -> LoaderError:
+    """The error, its message naming the drift (and the DDL that would fix it)."""
+    named = type(error)(f"{error} | {drift.summary}", **error.fields)
+    named.error_rows = error.error_rows
+    named.schema_drift = drift
+    return named
 
 
 def bad_statement(target: str, exc: ValueError) -> ConfigurationError:

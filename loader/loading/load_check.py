@@ -2,7 +2,7 @@
 its lines allow? Pure: values in, a `Mismatch` (or None) out.
 
 Run inside the load transaction, after the COPY and before COMMIT; a mismatch fails the target
-with `LoadCheckFailed` (terminal) and the transaction is rolled back. What the target reports:
+with `LoadCheckError` (terminal) and the transaction is rolled back. What the target reports:
 
 - Redshift (psycopg2, Data API): the COPY's load history, `stl_load_commits` (Serverless:
   `sys_load_detail`) rows `WHERE query = pg_last_copy_id()` (load_history.py), one or more per
@@ -100,7 +100,7 @@ def expected_for(files: Sequence[str], options: CopyOptions) -> Expected:
 
 
 @dataclass(frozen=True)
-class FileRecord:
+class FileLines:
     """One load-history row: a file (or a split of one), its lines and rejected rows."""
 
     name: str
@@ -132,8 +132,8 @@ class Reported:
     """Where the numbers come from, for the message."""
 
 
-def summarize(
-    records: Iterable[FileRecord],
+def reported_totals(
+    records: Iterable[FileLines],
     *,
     rows: int,
     header_rows: int,
@@ -199,7 +199,7 @@ class Mismatch:
         return f"load check failed: {files}; {rows}"
 
 
-class LoadCheckFailed(TerminalError):
+class LoadCheckError(TerminalError):
     """The target reported loading something other than the manifest: rolled back, not retried."""
 
     def __init__(self, target: str, mismatch: Mismatch) -> None:
@@ -209,7 +209,7 @@ class LoadCheckFailed(TerminalError):
         self.mismatch = mismatch
 
 
-def check(expected: Expected, reported: Reported) -> Mismatch | None:
+def find_mismatch(expected: Expected, reported: Reported) -> Mismatch | None:
     """None when the report matches the manifest, else what differs."""
     wanted = expected.names
     missing: tuple[str, ...] = ()
@@ -251,10 +251,10 @@ def bounds(expected: Expected, reported: Reported) -> tuple[int | None, int | No
 
 
 def enforce(target: str, expected: Expected, reported: Reported) -> None:
-    """Raise LoadCheckFailed on a mismatch."""
-    mismatch = check(expected, reported)
+    """Raise LoadCheckError on a mismatch."""
+    mismatch = find_mismatch(expected, reported)
     if mismatch is not None:
-        raise LoadCheckFailed(target, mismatch)
+        raise LoadCheckError(target, mismatch)
 
 
 def _range(lower: int | None, upper: int | None) -> str:

@@ -11,8 +11,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from loader.errors import LoaderError
-from loader.models import TargetState
-from loader.processing import LoadErrorRow, LoadResult
+from loader.models import TargetState, TargetStatus
+from loader.ports import LoadErrorRow, LoadResult, SchemaDrift
 
 SUMMARY_ROWS = 3
 MAX_SUMMARY = 2000
@@ -25,24 +25,36 @@ class TargetOutcome:
     state: TargetState
     retryable: bool = False
     error_rows: tuple[LoadErrorRow, ...] = ()
+    schema_drift: SchemaDrift | None = None
 
     @property
     def failed(self) -> bool:
-        return self.state.status == "failed"
+        return self.state.status is TargetStatus.FAILED
 
 
-def loaded(name: str, rows: int, *, attempts: int, now: float) -> TargetOutcome:
-    state = TargetState(status="loaded", rows=rows, attempts=attempts, loaded_at=now)
+def loaded(
+    name: str, rows: int, *, attempts: int, now: float, warning: str | None = None
+) -> TargetOutcome:
+    state = TargetState(
+        status=TargetStatus.LOADED, rows=rows, attempts=attempts, loaded_at=now, error=warning
+    )
     return TargetOutcome(name, state)
 
 
 def failed(
-    name: str, error: LoaderError, *, attempts: int, error_rows: Sequence[LoadErrorRow] = ()
+    name: str,
+    error: LoaderError,
+    *,
+    attempts: int,
+    error_rows: Sequence[LoadErrorRow] = (),
+    schema_drift: SchemaDrift | None = None,
 ) -> TargetOutcome:
     rows = tuple(error_rows)
     text = target_error(str(error), rows)
-    state = TargetState(status="failed", error=text, attempts=attempts)
-    return TargetOutcome(name, state, retryable=error.retryable, error_rows=rows)
+    state = TargetState(status=TargetStatus.FAILED, error=text, attempts=attempts)
+    return TargetOutcome(
+        name, state, retryable=error.retryable, error_rows=rows, schema_drift=schema_drift
+    )
 
 
 def target_error(message: str, rows: Sequence[LoadErrorRow]) -> str:
@@ -63,7 +75,7 @@ def describe_row(row: LoadErrorRow) -> str:
     return f"{where}: {row.reason}"
 
 
-def summarize(outcomes: Sequence[TargetOutcome], *, duration_ms: int | None) -> LoadResult:
+def load_result(outcomes: Sequence[TargetOutcome], *, duration_ms: int | None) -> LoadResult:
     """Every target's state; error/retryable from the failed ones (retry only if all may pass)."""
     failures = [o for o in outcomes if o.failed]
     error = None
@@ -75,6 +87,7 @@ def summarize(outcomes: Sequence[TargetOutcome], *, duration_ms: int | None) -> 
         error=error,
         retryable=bool(failures) and all(o.retryable for o in failures),
         error_rows=rows,
+        schema_drift=tuple(o.schema_drift for o in failures if o.schema_drift is not None),
         duration_ms=duration_ms,
     )
 

@@ -4,7 +4,7 @@ For each target of the configuration, in order:
 - a target the batch already records as loaded (an earlier invocation) is skipped;
 - otherwise attempts run until one succeeds, the error is terminal, the attempts are used up or
   the time is: before each attempt the lease is renewed (`context.heartbeat()`, which raises
-  LeaseLost if another worker took the batch) and the attempt gets a statement timeout from the
+  LeaseLostError if another worker took the batch) and the attempt gets a statement timeout from the
   time left (timing.py); transient errors wait a jittered, growing interval first;
 - the target's state is recorded on the batch (`context.record`).
 
@@ -18,9 +18,10 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, cast
 
-from loader.errors import LeaseLost, LoaderError, RetryableError
+from loader import metrics
+from loader.errors import LeaseLostError, LoaderError, RetryableError, SourcesChangedError
 from loader.loading import outcome
-from loader.loading.job import Loaded, TargetAdapter, TargetJob, error_rows
+from loader.loading.job import Loaded, TargetAdapter, TargetJob
 from loader.loading.timing import (
     MIN_LOAD_SECONDS,
     SAFETY_SECONDS,
@@ -29,6 +30,7 @@ from loader.loading.timing import (
 )
 from loader.log import logger
 from loader.manifest import manifest_urls
+from loader.models import TargetStatus
 
 if TYPE_CHECKING:
     from tenacity import RetryCallState
@@ -39,7 +41,7 @@ if TYPE_CHECKING:
     from loader.deps import Deps
     from loader.loading.credentials import Credentials
     from loader.models import Batch
-    from loader.processing import LoadContext, LoadResult
+    from loader.ports import LoadContext, LoadResult
 
 MAX_BACKOFF_SECONDS = 20.0
 
@@ -47,15 +49,17 @@ MAX_BACKOFF_SECONDS = 20.0
 def make_adapter(kind: str, deps: Deps, credentials: Credentials) -> TargetAdapter:
     """The adapter for a target type; its module (and psycopg2) is imported on first use."""
     if kind == "redshift":
-        from loader.loading.redshift import RedshiftAdapter
+        from loader.loading.targets.redshift import RedshiftAdapter
 
-        return RedshiftAdapter(credentials, ca_bundle=deps.settings.redshift_ca_bundle)
+        return RedshiftAdapter(
+            credentials, ca_bundle=deps.settings.redshift_ca_bundle, s3=lambda: deps.s3
+        )
     if kind == "data_api":
-        from loader.loading.data_api import DataApiAdapter
+        from loader.loading.targets.data_api import DataApiAdapter
 
-        return DataApiAdapter(deps, credentials)
+        return DataApiAdapter(deps.data_api, credentials)
     if kind == "postgres":
-        from loader.loading.postgres import PostgresAdapter
+        from loader.loading.targets.postgres import PostgresAdapter
 
         return PostgresAdapter(credentials, deps.s3)
     raise ValueError(f"no adapter for target type {kind!r}")
@@ -88,7 +92,7 @@ class TargetsLoader:
         entries = self._manifest_entries(manifest_url)
         for target in config.targets:
             prior = batch.targets.get(target.name)
-            if prior is not None and prior.status == "loaded":
+            if prior is not None and prior.status is TargetStatus.LOADED:
                 logger.info(
                     "target_skipped",
                     batch_id=batch.batch_id,
@@ -101,7 +105,7 @@ class TargetsLoader:
             context.record(target.name, done.state)
             outcomes.append(done)
         duration_ms = round((self._clock() - started) * 1000)
-        return outcome.summarize(outcomes, duration_ms=duration_ms)
+        return outcome.load_result(outcomes, duration_ms=duration_ms)
 
     def _load_target(
         self,
@@ -135,8 +139,10 @@ class TargetsLoader:
                 with attempt:
                     attempts += 1
                     loaded = self._attempt(config, target, batch, manifest_url, context, entries)
-        except LeaseLost:
-            raise  # the Processor stops: the new lease holder finishes the batch
+        except (LeaseLostError, SourcesChangedError):
+            # LeaseLostError: the lifecycle stops, the new lease holder finishes the batch.
+            # SourcesChangedError: the lifecycle compares the files with S3 again, then reloads.
+            raise
         except LoaderError as exc:
             logger.error(
                 "target_failed",
@@ -146,7 +152,13 @@ class TargetsLoader:
                 retryable=exc.retryable,
                 attempts=attempts,
             )
-            return outcome.failed(target.name, exc, attempts=attempts, error_rows=error_rows(exc))
+            return outcome.failed(
+                target.name,
+                exc,
+                attempts=attempts,
+                error_rows=exc.error_rows,
+                schema_drift=exc.schema_drift,
+            )
         logger.info(
             "target_already_loaded" if loaded.already_loaded else "target_loaded",
             batch_id=batch.batch_id,
@@ -155,7 +167,9 @@ class TargetsLoader:
             attempts=attempts,
             duration_ms=round((self._clock() - started) * 1000),
         )
-        return outcome.loaded(target.name, loaded.rows, attempts=attempts, now=self._clock())
+        return outcome.loaded(
+            target.name, loaded.rows, attempts=attempts, now=self._clock(), warning=loaded.warning
+        )
 
     def _attempt(
         self,
@@ -189,7 +203,8 @@ class TargetsLoader:
             budget_seconds=budget,
             timeout_ms=timeout_ms,
             heartbeat=context.heartbeat,
-            manifest_entries=entries if target.verify_load else None,
+            manifest_entries=entries,
+            sources=context.sources,
         )
         return self._adapter(target.type).load(job)
 
@@ -223,6 +238,7 @@ class _StopBefore:
 def _log_retry(batch_id: str, target: str) -> Callable[[RetryCallState], None]:
     def log(state: RetryCallState) -> None:
         error = state.outcome.exception() if state.outcome else None
+        metrics.count("TargetRetries")
         logger.warning(
             "target_retry",
             batch_id=batch_id,

@@ -5,7 +5,7 @@ one fresh AWS per test) shared with the Redshift stand-in, whose S3 reads run in
 same process through `s3_client_factory` (moto's patch is process-wide). PostgreSQL, the stand-in
 and the fake Data API are session-scoped; every test works in tables of its own.
 
-    S3 event -> LoaderService.handle -> Processor -> build_loader(...) -> target
+    S3 event -> LoaderService.handle -> BatchLifecycle -> build_loader(...) -> target
       redshift: psycopg2 -> stand-in proxy -> PostgreSQL   (COPY FROM 's3://' emulated)
       data_api: FakeRedshiftData -> stand-in -> PostgreSQL
       postgres: psycopg2 -> PostgreSQL directly             (loader streams S3 into COPY)

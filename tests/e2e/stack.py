@@ -12,9 +12,10 @@ from psycopg2.extensions import make_dsn, parse_dsn
 
 from config.models import PrefixConfig
 from loader.events import parse_event
-from loader.loading import build_loader, build_notifier
+from loader.lifecycle import BatchLifecycle
+from loader.loading import build_loader
 from loader.models import Batch, BatchStatus
-from loader.processing import Processor
+from loader.notify import build_notifier
 from loader.service import LoaderService
 from redshift_standin.data_api import FakeRedshiftData
 from redshift_standin.postgres import EmbeddedPostgres
@@ -128,16 +129,16 @@ class Stack:
             clock=clock,
         )
 
-    def processor(self) -> Processor:
+    def processor(self) -> BatchLifecycle:
         deps, clock = self.env.deps, self.env.clock
-        return Processor(
+        return BatchLifecycle(
             deps, build_loader(deps, clock=clock), build_notifier(deps, clock=clock), clock
         )
 
     def put(self, key: str, body: bytes | str) -> dict[str, Any]:
         data = body.encode() if isinstance(body, str) else body
-        self.env.session.client("s3").put_object(Bucket=BUCKET, Key=key, Body=data)
-        return s3_record(BUCKET, key, size=len(data))
+        put = self.env.session.client("s3").put_object(Bucket=BUCKET, Key=key, Body=data)
+        return s3_record(BUCKET, key, size=len(data), etag=put["ETag"].strip('"'))
 
     def deliver(self, *records: dict[str, Any]) -> None:
         """S3 notifications in, as the Lambda receives them."""

@@ -10,10 +10,10 @@ from typing import Any
 import pytest
 from e2e.stack import Stack
 
+from loader.adapters.eventbridge import entry_error
 from loader.errors import RetryableError, TerminalError
-from loader.loading.events_bus import entry_error
-from loader.loading.notifier import SnsNotifier
 from loader.models import BatchStatus
+from loader.notify.publisher import SnsChannel
 
 BUS = "loader-events"
 PATTERN = {"source": ["s3-redshift-loader"], "detail-type": ["Batch Loaded", "Batch Failed"]}
@@ -114,7 +114,7 @@ def test_a_publisher_that_breaks_does_not_stop_the_event(
     def broken(*_: Any) -> None:
         raise RuntimeError("bug in the SNS publisher")
 
-    monkeypatch.setattr(SnsNotifier, "batch_finished", broken)
+    monkeypatch.setattr(SnsChannel, "send", broken)
     queue = route_outcomes_to_a_queue(stack)
     table = stack.table("id int, name varchar(10)")
     stack.config(stack.target("postgres", table))

@@ -23,8 +23,9 @@ import pytest
 from e2e.stack import Stack
 
 from loader.events import parse_event
-from loader.loading import build_loader, build_notifier
+from loader.loading import build_loader
 from loader.models import BatchStatus
+from loader.notify import build_notifier
 from loader.service import LoaderService
 
 LOCK = 731_200_001

@@ -8,7 +8,7 @@ import json
 import pytest
 from e2e.stack import Stack
 
-from loader.loading import postgres
+from loader.loading.targets import postgres
 from loader.models import BatchStatus
 from redshift_standin.s3_source import SKIP_MANIFEST_ENTRIES_ENV
 

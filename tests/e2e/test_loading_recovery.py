@@ -10,10 +10,10 @@ from typing import Any
 import pytest
 from e2e.stack import Stack
 
-from loader.errors import LeaseLost, RetryableError
+from loader.errors import LeaseLostError, RetryableError
 from loader.loading.credentials import Credentials
-from loader.loading.data_api import DataApiAdapter
 from loader.loading.job import TargetJob
+from loader.loading.targets.data_api import DataApiAdapter
 from loader.log import logger
 from loader.models import BatchStatus
 
@@ -229,7 +229,7 @@ def sleeping_statements(stack: Stack) -> set[str]:
 def test_a_data_api_statement_still_running_at_the_deadline_is_cancelled(stack: Stack) -> None:
     # GIVEN a load whose transaction takes far longer than the attempt may
     job, table = slow_data_api_job(stack, budget=0.5, heartbeat=lambda: None)
-    adapter = DataApiAdapter(stack.env.deps, Credentials(stack.env.deps))
+    adapter = DataApiAdapter(stack.env.deps.data_api, Credentials(stack.env.deps))
 
     # WHEN the attempt runs out of time
     started = time.monotonic()
@@ -251,13 +251,13 @@ def test_a_data_api_load_that_loses_its_lease_cancels_its_statement(
             s.get("IsBatchStatement") and "pg_sleep" in str(s.get("QueryStrings"))
             for s in stack.data_api.list_statements()["Statements"]
         ):
-            raise LeaseLost("another worker holds the batch")
+            raise LeaseLostError("another worker holds the batch")
 
-    monkeypatch.setattr("loader.loading.data_api.HEARTBEAT_SECONDS", 0.0)
+    monkeypatch.setattr("loader.loading.targets.data_api.HEARTBEAT_SECONDS", 0.0)
     job, table = slow_data_api_job(stack, budget=60, heartbeat=taken_over)
-    adapter = DataApiAdapter(stack.env.deps, Credentials(stack.env.deps))
+    adapter = DataApiAdapter(stack.env.deps.data_api, Credentials(stack.env.deps))
 
-    with pytest.raises(LeaseLost):
+    with pytest.raises(LeaseLostError):
         adapter.load(job)
 
     assert sleeping_statements(stack) == {"ABORTED"}

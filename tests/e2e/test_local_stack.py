@@ -12,9 +12,9 @@ import boto3
 import pytest
 from typer.testing import CliRunner
 
-from setup_cli.local import app as local_cli
-from setup_cli.local_samples import CLICKS_TABLE, FEEDS, ORDERS_TABLE, sample_file
-from setup_cli.local_stack import LOG_FILE, STATE_FILE, Resources, read_state
+from setup_cli.local.cli import app as local_cli
+from setup_cli.local.samples import CLICKS_TABLE, FEEDS, ORDERS_TABLE, sample_file
+from setup_cli.local.stack import LOG_FILE, STATE_FILE, Resources, read_state
 from support.local_stack import (
     child_env,
     fail_if_no_loader,

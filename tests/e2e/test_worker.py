@@ -18,17 +18,17 @@ from loader.models import BatchStatus
 from loader.settings import Settings
 from local_aws.moto_server import MotoServer
 from redshift_standin.testing import embedded_postgres, standin
-from setup_cli.local_samples import FEEDS, ORDERS_TABLE, sample_file
-from setup_cli.local_stack import (
+from setup_cli.local.samples import FEEDS, ORDERS_TABLE, sample_file
+from setup_cli.local.stack import (
     REGION,
     Resources,
     aws_environment,
     loader_environment,
     provision,
 )
-from setup_cli.worker_decisions import WorkerOptions
-from setup_cli.worker_loop import Worker
-from setup_cli.worker_sqs import SqsQueues
+from setup_cli.worker.decisions import WorkerOptions
+from setup_cli.worker.loop import Worker
+from setup_cli.worker.sqs import SqsQueues
 from support.local_stack import child_env, ids_in, spawned, wait_until
 
 pytestmark = pytest.mark.timeout(150)

@@ -8,6 +8,7 @@ import pytest
 from typer.testing import CliRunner, Result
 
 from loader.admin import Operations
+from loader.service import LoaderService
 from setup_cli.context import Cli
 from setup_cli.main import app
 from support.aws import Env
@@ -28,7 +29,9 @@ def run(env: Env, loader: RecordingLoader) -> Callable[..., Result]:
             session=env.session,
             settings=env.settings,
             clock=env.clock,
-            service_factory=lambda deps: Operations(deps, loader=loader, clock=env.clock),
+            service_factory=lambda deps: Operations(
+                LoaderService(deps, loader=loader, clock=env.clock)
+            ),
         )
         return CliRunner().invoke(app, list(args), obj=obj)
 

@@ -33,6 +33,7 @@ EXPECTED: dict[str, set[str]] = {
     "memory": {"files", "rss_before_mb", "peak_rss_mb", "peak_growth_mb", "tracemalloc_peak_mb"},
     "scaling": {"files", "registration", "seal_and_manifest"},
     "flush_latency": {"median_latency_s", "max_latency_s", "trials"},
+    "cost": {"per_million_files_usd", "prices"},
 }
 NUMBERS: dict[str, tuple[str, ...]] = {
     "throughput": ("files_per_s",),

@@ -23,7 +23,7 @@ from loader.deps import Deps
 from loader.settings import Settings
 from loader.tables import TableNames, create_tables
 from local_aws.moto_server import MotoServer
-from setup_cli.local_stack import Resources, write_state
+from setup_cli.local.stack import Resources, write_state
 from setup_cli.main import app
 from support.aws import make_config
 

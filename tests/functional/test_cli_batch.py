@@ -12,6 +12,7 @@ from loader.adapters.codec import encode
 from loader.admin import Operations
 from loader.events import parse_event
 from loader.models import BatchStatus
+from loader.service import LoaderService
 from setup_cli.context import Cli
 from setup_cli.main import app
 from support.aws import BUCKET, MANIFEST_BUCKET, Env, make_config
@@ -30,7 +31,9 @@ def run(env: Env, loader: RecordingLoader):
             session=env.session,
             settings=env.settings,
             clock=env.clock,
-            service_factory=lambda deps: Operations(deps, loader=loader, clock=env.clock),
+            service_factory=lambda deps: Operations(
+                LoaderService(deps, loader=loader, clock=env.clock)
+            ),
         )
         return CliRunner().invoke(app, list(args), obj=obj, input=input)
 
@@ -299,7 +302,7 @@ def test_batch_delete_refuses_unfinished_statuses(env: Env, run) -> None:
 
 def test_a_batch_reprocessed_after_it_was_listed_is_not_deleted(env: Env, run) -> None:
     batch_id = failed_batch(env, "a.csv")
-    ops = Operations(env.deps, loader=RecordingLoader(env.session), clock=env.clock)
+    ops = Operations(LoaderService(env.deps, loader=RecordingLoader(env.session), clock=env.clock))
     listed = ops.plan_delete([BatchStatus.ERROR])
     ops.reprocess(ops.plan_reprocess(batch_id))
 

@@ -232,7 +232,7 @@ def test_the_wizard_asks_csv_questions_for_csv_and_stores_a_valid_config(env: En
             "50", "0", "600",  # thresholds
             MANIFEST_BUCKET, "manifests",
             "redshift", "warehouse", "sales.orders",
-            "n", "example.redshift.amazonaws.com", "5439", "dev", "iam", "example", "loader",
+            "n", "example.redshift.amazonaws.com", "5439", "", "dev", "iam", "example", "loader",
             "",  # no COPY role: IAM_ROLE default
             "n",  # truncate
             "", "",  # topics

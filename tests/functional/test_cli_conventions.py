@@ -12,7 +12,7 @@ from typer.testing import Result
 
 from loader.events import parse_event
 from loader.models import Batch, BatchStatus, TargetState
-from loader.processing import LoadContext, LoadResult
+from loader.ports import LoadContext, LoadResult
 from support.aws import BUCKET, Env, make_config
 from support.events import s3_event, s3_record
 

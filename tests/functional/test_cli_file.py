@@ -8,6 +8,7 @@ from typing import Any
 from typer.testing import Result
 
 from loader.events import parse_event
+from loader.log import logger
 from loader.models import BatchStatus
 from support.aws import BUCKET, Env, make_config
 from support.events import s3_event, s3_record
@@ -36,6 +37,33 @@ def deliver(env: Env, records: list[dict[str, Any]], loader: RecordingLoader | N
 
 
 # --- show -------------------------------------------------------------------------------------
+
+
+def test_a_reupload_left_alone_by_the_ignore_policy_is_said(env: Env, run, loader, caplog) -> None:
+    # GIVEN a loaded file, fixed and uploaded again under `reupload: ignore` (the default)
+    env.put_config(make_config(thresholds={"max_files": 1}))
+    [first] = upload(env, "events/a.csv")
+    first["s3"]["object"]["sequencer"] = "0001"
+    deliver(env, [first], loader)
+    s3 = env.session.client("s3")
+    fixed = s3.put_object(Bucket=BUCKET, Key="events/a.csv", Body=b"1,2,3,4\n")["ETag"].strip('"')
+    again = s3_record(BUCKET, "events/a.csv", size=8, etag=fixed, sequencer="0002")
+    caplog.clear()
+    caplog.set_level("INFO", logger="s3-redshift-loader")
+
+    # WHEN its notification arrives
+    deliver(env, [again], loader)
+
+    # THEN the loader says so in its log, and `file show` names the upload it left alone
+    logged = [json.loads(logger.registered_formatter.format(r)) for r in caplog.records]
+    [note] = [line for line in logged if line.get("message") == "reuploads_ignored"]
+    assert note["sample"] == [f"s3://{BUCKET}/events/a.csv"]
+    shown = as_json(run("file", "show", f"s3://{BUCKET}/events/a.csv", "-o", "json"))
+    assert shown["etag"] == first["s3"]["object"]["eTag"]  # the ledger keeps the loaded one
+    assert shown["newer_upload_ignored"]["etag"] == fixed
+    assert shown["newer_upload_ignored"]["size"] == 8
+    text = run("file", "show", f"s3://{BUCKET}/events/a.csv").output
+    assert "ignored by policy" in text and "file reprocess" in text
 
 
 def test_file_show_tells_batch_status_and_receipts(env: Env, run, loader) -> None:

@@ -11,7 +11,7 @@ from typer.testing import CliRunner, Result
 
 from setup_cli.context import Cli
 from setup_cli.main import app
-from setup_cli.original import ORIGINAL_TABLE, convert_filter
+from setup_cli.original.convert import ORIGINAL_TABLE, convert_filter
 from support.aws import BUCKET, MANIFEST_BUCKET, Env
 
 ENDPOINT = "analytics.abc123.us-east-1.redshift.amazonaws.com"

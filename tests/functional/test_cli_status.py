@@ -12,6 +12,7 @@ from typer.testing import CliRunner, Result
 
 from loader.admin import Operations
 from loader.events import parse_event
+from loader.service import LoaderService
 from loader.tables import TABLE_DEFINITIONS, TableNames
 from setup_cli.context import Cli
 from setup_cli.main import app
@@ -27,7 +28,7 @@ def run(env: Env):
             session=env.session,
             settings=env.settings,
             clock=env.clock,
-            service_factory=lambda deps: Operations(deps, clock=env.clock),
+            service_factory=lambda deps: Operations(LoaderService(deps, clock=env.clock)),
         )
         return CliRunner().invoke(app, list(args), obj=obj)
 

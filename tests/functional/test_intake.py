@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from loader.errors import MalformedEvent
+from loader.errors import MalformedEventError
 from loader.events import parse_event
 from support.aws import BUCKET, Env, make_config
 from support.events import (
@@ -129,7 +129,7 @@ def test_a_malformed_direct_event_raises_a_clear_error_and_writes_nothing(
     configured: Env, event
 ) -> None:
     mixed = dict(event)
-    with pytest.raises(MalformedEvent):
+    with pytest.raises(MalformedEventError):
         handle(configured, mixed)
 
     assert configured.ledger() == []
@@ -138,7 +138,7 @@ def test_a_malformed_direct_event_raises_a_clear_error_and_writes_nothing(
 def test_a_malformed_event_among_good_records_writes_nothing_at_all(configured: Env) -> None:
     event = s3_event(s3_record(BUCKET, "events/good.csv"), {"eventSource": "aws:s3"})
 
-    with pytest.raises(MalformedEvent):
+    with pytest.raises(MalformedEventError):
         handle(configured, event)
 
     assert configured.ledger() == []

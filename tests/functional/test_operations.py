@@ -228,7 +228,7 @@ def test_a_direct_invocation_fails_when_its_batch_failed_unless_suppressed(
     if suppress:
         assert runtime.handle(event, None)["failed_batches"]
     else:
-        with pytest.raises(runtime.BatchLoadFailed):
+        with pytest.raises(runtime.BatchLoadError):
             runtime.handle(event, None)
     assert len(env.batches(BatchStatus.ERROR)) == 1
 

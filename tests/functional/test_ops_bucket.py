@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner, Result
 
-from loader.adapters.bucket_notifications import (
+from loader.bucket_wiring import (
     SECTIONS,
     Kind,
     Rule,

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from typer.testing import Result
 
-from loader.errors import MalformedEvent
+from loader.errors import MalformedEventError
 from loader.events import ReconcileRequest, parse_event
 from loader.models import BatchStatus
 from support.aws import BUCKET, Env, make_config
@@ -164,5 +164,5 @@ def test_the_event_may_name_a_prefix_and_a_look_back(env: Env, loader) -> None:
 
     assert (too_old.registered, one.registered) == (0, 1)
     assert {i["url"] for i in env.ledger()} == {url("events/a.csv")}
-    with pytest.raises(MalformedEvent, match="malformed reconcile request"):
+    with pytest.raises(MalformedEventError, match="malformed reconcile request"):
         parse_event({"loader": "reconcile", "lookback_seconds": -1})

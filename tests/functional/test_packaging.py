@@ -118,7 +118,11 @@ def test_host_build_imports_the_handler_in_a_clean_interpreter(tmp_path: Path) -
         assert (artifact / top).is_dir(), f"{top} missing from the artifact"
     assert not (artifact / "boto3").exists()
     assert not (artifact / "botocore").exists()
-    assert not list(artifact.rglob("__pycache__"))
+    # with bytecode for the interpreter it was built for, checked by hash (read-only /var/task)
+    tag = sys.implementation.cache_tag
+    compiled = artifact / "loader" / "__pycache__" / f"handler.{tag}.pyc"
+    assert compiled.is_file()
+    assert compiled.read_bytes()[4:8] == (1).to_bytes(4, "little")  # PEP 552: unchecked hash
     assert size < LAMBDA_UNZIPPED_LIMIT
 
     # and every module of loader/ and config/ imports with only the artifact and boto3 visible
@@ -172,6 +176,9 @@ def test_sam_build_target_produces_a_lambda_arm64_cp312_artifact(tmp_path: Path)
     assert all(name.endswith("cpython-312-aarch64-linux-gnu.so") for name in extensions), extensions
     assert (artifacts / "loader" / "handler.py").is_file()
     assert size < LAMBDA_UNZIPPED_LIMIT
+    # and bytecode the runtime loads (cpython-312), made by a Python 3.12 of this machine
+    assert (artifacts / "loader" / "__pycache__" / "handler.cpython-312.pyc").is_file()
+    assert (artifacts / "pydantic" / "__pycache__" / "main.cpython-312.pyc").is_file()
 
 
 def test_requirements_pin_every_runtime_dependency_of_the_project() -> None:
@@ -193,3 +200,16 @@ def test_requirements_pin_every_runtime_dependency_of_the_project() -> None:
             continue
         assert installed == spec.version, f"{name}: tests use {installed}, Lambda {spec.version}"
     assert "boto3" not in pins and "botocore" not in pins
+
+
+def test_building_the_project_prints_no_deprecation_warning(tmp_path: Path) -> None:
+    """`pip install` of the project once printed four setuptools warnings (the license table)."""
+    built = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", str(ROOT), "--no-deps", "-w", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert built.returncode == 0, built.stderr
+    assert "deprecat" not in (built.stdout + built.stderr).lower()

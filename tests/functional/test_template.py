@@ -7,6 +7,7 @@ values, so each test reads "given these parameters, the stack has/grants exactly
 
 from __future__ import annotations
 
+import ast
 import copy
 import json
 import re
@@ -171,6 +172,7 @@ def test_function_environment_names_the_tables_queue_and_topics(sam: dict[str, A
         "POWERTOOLS_METRICS_NAMESPACE",
         "LOG_LEVEL",
     }
+    assert env["PYDANTIC_DISABLE_PLUGINS"] == "__all__"  # cold start: no plugin scan
     resolved = Stack(sam).resolve(env)
     assert resolved["POWERTOOLS_METRICS_NAMESPACE"] == "S3RedshiftLoader"
     assert resolved["LOADER_EVENT_BUS_NAME"] == "default"
@@ -700,3 +702,93 @@ def test_the_deploy_guide_lists_the_parameters_in_the_template_order() -> None:
     documented = re.findall(r"^\| `(\w+)` \|", text, re.MULTILINE)
     names = list(source()["Parameters"])
     assert [n for n in documented if n in names] == names
+
+
+# --------------------------------------------------------------------------------------------------
+# The operator's dashboard
+# --------------------------------------------------------------------------------------------------
+_METRIC_CALL = ("count", "gauge", "milliseconds")
+
+
+def emitted_metrics() -> dict[str, bool]:
+    """Every metric the loader code emits (`metrics.count/gauge/milliseconds("Name", ...)`),
+    found by scanning loader/, with whether it carries a per-prefix dimension."""
+    found: dict[str, bool] = {}
+    for path in (ROOT / "loader").rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if not (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Attribute)
+                and node.func.attr in _METRIC_CALL
+                and isinstance(node.func.value, ast.Name)
+                and node.func.value.id == "metrics"
+                and node.args
+                and isinstance(node.args[0], ast.Constant)
+            ):
+                continue
+            per_prefix = any(k.arg == "prefix" for k in node.keywords)
+            found[node.args[0].value] = found.get(node.args[0].value, False) or per_prefix
+    return found
+
+
+def dashboard(sam: dict[str, Any]) -> list[dict[str, Any]]:
+    """The dashboard's widgets, its body resolved for the default parameters."""
+    body = Stack(sam).resources()["OperationsDashboard"]["Properties"]["DashboardBody"]
+    text = body["Fn::Sub"] if isinstance(body, dict) else body
+    # What is left are references to resources: name them by their logical ids.
+    text = re.sub(r"\$\{([A-Za-z]+)(?:\.[A-Za-z]+)?\}", r"\1", text)
+    return json.loads(text)["widgets"]
+
+
+def shown_metrics(sam: dict[str, Any]) -> list[list[Any]]:
+    return [m for w in dashboard(sam) for m in w["properties"]["metrics"]]
+
+
+def test_every_loader_metric_on_the_dashboard_is_one_the_loader_emits(
+    sam: dict[str, Any],
+) -> None:
+    emitted = emitted_metrics()
+    assert {"FilesRegistered", "BatchesLoaded", "LoadDuration"} <= set(emitted)  # the scan works
+    namespace = Stack(sam).params["MetricsNamespace"]
+    ours = [m for m in shown_metrics(sam) if m[0] == namespace]
+    assert ours
+    assert sorted({m[1] for m in ours} - set(emitted)) == []
+    # Shown with the `service` dimension alone: so emitted, not per prefix
+    service = Stack(sam).params["LoaderName"]
+    assert [m[1] for m in ours if m[2:4] != ["service", service] or emitted[m[1]]] == []
+
+
+def test_the_dashboard_shows_what_an_operator_watches(sam: dict[str, Any]) -> None:
+    names = {(m[0], m[1]) for m in shown_metrics(sam)}
+    namespace = Stack(sam).params["MetricsNamespace"]
+    wanted = [
+        "FilesRegistered",
+        "BatchesLoaded",
+        "BatchesFailed",
+        "LoadDuration",
+        "OldestOpenBatchAgeSeconds",
+        "TargetRetries",
+        "BatchRetriesScheduled",
+    ]
+    assert [w for w in wanted if (namespace, w) not in names] == []
+    [dlq] = [m for m in shown_metrics(sam) if m[0] == "AWS/SQS"]
+    assert dlq[1:4] == ["ApproximateNumberOfMessagesVisible", "QueueName", "DeadLetterQueue"]
+    lambda_metrics = [m for m in shown_metrics(sam) if m[0] == "AWS/Lambda"]
+    assert {m[3] for m in lambda_metrics} == {"LoaderFunction"}
+    # The function's metrics carry the dimension the dashboard filters on
+    environment = Stack(sam).resources()["LoaderFunction"]["Properties"]["Environment"]
+    assert environment["Variables"]["POWERTOOLS_SERVICE_NAME"] == Stack(sam).params["LoaderName"]
+
+
+def test_the_oldest_batch_widget_marks_the_alarm_threshold(sam: dict[str, Any]) -> None:
+    [widget] = [w for w in dashboard(sam) if "OldestOpenBatchAgeSeconds" in str(w)]
+    [line] = widget["properties"]["annotations"]["horizontal"]
+    assert line["value"] == int(Stack(sam).params["OldestOpenBatchAgeAlarmSeconds"])
+
+
+def test_the_stack_outputs_a_link_to_its_dashboard(sam: dict[str, Any]) -> None:
+    url = sam["Outputs"]["DashboardUrl"]["Value"]["Fn::Sub"]
+    assert url.startswith("https://${AWS::Region}.console.aws.amazon.com/cloudwatch/home")
+    assert url.endswith("#dashboards:name=${OperationsDashboard}")
+    name = Stack(sam).resources()["OperationsDashboard"]["Properties"]["DashboardName"]
+    assert name == f"{Stack(sam).params['LoaderName']}-operations"

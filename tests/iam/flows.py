@@ -17,8 +17,9 @@ from psycopg2.extensions import make_dsn, parse_dsn
 from config.models import PrefixConfig
 from loader.deps import Deps
 from loader.events import FLUSH_TIMER, parse_event
-from loader.loading import build_loader, build_notifier
+from loader.loading import build_loader
 from loader.models import BatchStatus
+from loader.notify import build_notifier
 from loader.service import LoaderService
 from support.aws import Clock
 from support.events import (
@@ -79,8 +80,8 @@ class Run:
 
     def put(self, name: str, body: str) -> dict[str, Any]:
         key = f"in/{self.id}/{name}"
-        self.account.admin.client("s3").put_object(Bucket=SOURCE_BUCKET, Key=key, Body=body)
-        return s3_record(SOURCE_BUCKET, key, size=len(body))
+        put = self.account.admin.client("s3").put_object(Bucket=SOURCE_BUCKET, Key=key, Body=body)
+        return s3_record(SOURCE_BUCKET, key, size=len(body), etag=put["ETag"].strip('"'))
 
     def two_files(self) -> list[dict[str, Any]]:
         return [self.put("a.csv", "1,a\n2,b\n"), self.put("b.csv", "3,c\n")]
@@ -302,8 +303,8 @@ def after_load(action: str) -> Flow:
 def queue_consumer(account: Account, role: Role) -> None:
     """What consuming the notification queue takes (Lambda's event source mapping does it with
     the role; the worker's SqsQueues does it in-process): receive, extend, delete."""
-    from setup_cli.worker_decisions import Extension, InFlight
-    from setup_cli.worker_sqs import SqsQueues
+    from setup_cli.worker.decisions import Extension, InFlight
+    from setup_cli.worker.sqs import SqsQueues
 
     queue = account.world.name("NotificationQueue")
     account.admin.client("sqs").send_message(QueueUrl=queue, MessageBody="{}")

@@ -37,13 +37,13 @@ def through(*places: str) -> str:
     [
         (["tests/e2e/test_x.py", "loader/service.py:handle"], "function"),
         (["tests/x.py", "setup_cli/batch_cmd.py:flush", "loader/service.py"], "operator"),
-        (["tests/x.py", "setup_cli/worker_loop.py:run", "loader/service.py"], "worker"),
-        (["tests/x.py", "setup_cli/worker_sqs.py:receive"], "worker"),
+        (["tests/x.py", "setup_cli/worker/loop.py:run", "loader/service.py"], "worker"),
+        (["tests/x.py", "setup_cli/worker/sqs.py:receive"], "worker"),
         (["tests/x.py", "loader/admin.py:reprocess", "loader/adapters/batch_store.py"], "operator"),
         (["tests/x.py", "loader/adapters/config_store.py:put"], "operator"),
         (["tests/x.py", "loader/adapters/config_store.py:current"], "function"),
         (["tests/x.py", "redshift_standin/proxy.py:copy"], "test-setup"),
-        (["setup_cli/local_stack.py:provision", "loader/tables.py:create_tables"], "test-setup"),
+        (["setup_cli/local/stack.py:provision", "loader/tables.py:create_tables"], "test-setup"),
         (["tests/support/aws.py:provision"], "test-setup"),
     ],
 )

@@ -22,9 +22,9 @@ _OPEN = "#status = :open"
 def _loosen(patch: Patch, broken: Callable[[str], bool]) -> None:
     """Rewrite the chosen transaction conditions to always hold (the values stay used:
     DynamoDB rejects unused expression values)."""
-    from loader.adapters.batch_store import BatchStore
+    from loader.adapters.dynamo import Dynamo
 
-    real = BatchStore._transact
+    real = Dynamo.transact
 
     def transact(self: Any, items: list[dict[str, Any]]) -> Any:
         for item in items:
@@ -38,7 +38,7 @@ def _loosen(patch: Patch, broken: Callable[[str], bool]) -> None:
                 }
         return real(self, items)
 
-    patch(BatchStore, "_transact", transact)
+    patch(Dynamo, "transact", transact)
 
 
 def _registration_condition(patch: Patch) -> None:
@@ -60,7 +60,8 @@ def _seal_condition(patch: Patch) -> None:
 def _target_ledger(patch: Patch) -> None:
     """A target never finds the batch in its ledger (nor in the batch's recorded target states),
     so a retried batch is loaded again."""
-    from loader.loading import ledger, runner
+    from loader.loading import runner
+    from loader.loading.sql import ledger
 
     real_lookup = ledger.lookup_sql
 
@@ -84,7 +85,8 @@ def _target_ledger(patch: Patch) -> None:
 def _redact(patch: Patch) -> None:
     """Secrets are not masked in error messages, notifications or logs."""
     from loader import copy_sql
-    from loader.loading import db_errors, message
+    from loader.loading.targets import db_errors
+    from loader.notify import message
 
     def redact(sql: str, *, secrets: Any = None) -> str:
         return sql
@@ -96,7 +98,7 @@ def _redact(patch: Patch) -> None:
 def _debug_sql(patch: Patch) -> None:
     """The original loader's defect #13: each statement, COPY and credentials included, logged
     at DEBUG before it runs."""
-    from loader.loading import pg_session
+    from loader.loading.targets import pg_session
     from loader.log import logger
 
     real = pg_session.run_script
@@ -116,7 +118,7 @@ def _reject_malformed(patch: Patch) -> None:
     def sqs_message(record: dict[str, Any]) -> Any:
         message_id = str(record.get("messageId") or "")
         if not message_id:
-            raise events.MalformedEvent("SQS record without messageId")
+            raise events.MalformedEventError("SQS record without messageId")
         return events.Message(message_id, events.parse_payload(record.get("body")))
 
     patch(events, "_sqs_message", sqs_message)

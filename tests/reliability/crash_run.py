@@ -31,8 +31,8 @@ from reliability.invariants import Outcome, Version, audit_fake
 from config.models import PrefixConfig
 from loader.deps import Deps
 from loader.events import parse_event
-from loader.loading import build_notifier
-from loader.processing import LoadContext, LoadResult
+from loader.notify import build_notifier
+from loader.ports import LoadContext, LoadResult
 from loader.service import LoaderService
 from loader.settings import Settings
 from support.aws import BUCKET, MANIFEST_BUCKET, Clock

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from loader.errors import RetryableError, TerminalError
 from loader.models import Batch, TargetState
-from loader.processing import LoadContext, LoadResult
+from loader.ports import LoadContext, LoadResult
 
 if TYPE_CHECKING:
     from config.models import PrefixConfig

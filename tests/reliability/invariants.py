@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from loader.adapters.batch_store import _batch_from_item
+from loader.adapters.items import batch_from_item as _batch_from_item
 from loader.models import Batch, BatchStatus
 from loader.transitions import LEASED
 

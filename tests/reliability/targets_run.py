@@ -25,7 +25,8 @@ from reliability.invariants import Outcome, audit_rows, headers
 
 from loader.deps import Deps
 from loader.events import parse_event
-from loader.loading import build_loader, build_notifier
+from loader.loading import build_loader
+from loader.notify import build_notifier
 from loader.service import LoaderService
 from support.aws import Env, provision
 from support.events import s3_event, sqs_event

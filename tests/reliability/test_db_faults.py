@@ -13,8 +13,10 @@ from reliability.invariants import audit_rows
 from reliability.report import Report, scale
 
 from loader.admin import Operations
-from loader.loading import build_loader, build_notifier
+from loader.loading import build_loader
 from loader.models import BatchStatus
+from loader.notify import build_notifier
+from loader.service import LoaderService
 
 KINDS = ["redshift", "data_api", "postgres"]
 EXPECTED = [(1, "a"), (2, "b"), (3, "c")]
@@ -82,10 +84,12 @@ def test_a_bad_row_fails_visibly_and_the_fixed_file_reprocesses_to_exactly_once(
     stack.put("in/b.csv", "3,c\n")
     deps, clock = stack.env.deps, stack.env.clock
     operations = Operations(
-        deps,
-        loader=build_loader(deps, clock=clock),
-        notifier=build_notifier(deps, clock=clock),
-        clock=clock,
+        LoaderService(
+            deps,
+            loader=build_loader(deps, clock=clock),
+            notifier=build_notifier(deps, clock=clock),
+            clock=clock,
+        )
     )
     done = operations.reprocess(operations.plan_reprocess(failed.batch_id))
 

@@ -18,7 +18,7 @@ from config.models import PrefixConfig, ReuploadPolicy
 from loader.errors import TerminalError
 from loader.events import OUTCOME_SCHEMA, parse_event
 from loader.models import Batch, BatchStatus
-from loader.processing import LoadContext, LoadResult
+from loader.ports import LoadContext, LoadResult
 from support.aws import BUCKET, MANIFEST_BUCKET, Env, make_config
 from support.events import s3_event, s3_record, sqs_event
 from support.fakes import RecordingLoader
@@ -331,3 +331,66 @@ def test_path7_one_prefix_failing_to_seal_fails_only_its_own_messages(
 
     assert response == {"batchItemFailures": [{"itemIdentifier": "msg-1"}]}
     assert loader.loaded_count()[URL] == 1
+
+
+# --- path 7: a file overwritten between its registration and its load -----------------------
+# COPY reads the latest content and a manifest entry names no version (loader/sources.py).
+
+
+def put(env: Env, key: str, body: bytes) -> str:
+    """Upload for real (the loader compares ETags with S3's); the ETag S3 gives it."""
+    s3 = env.session.client("s3")
+    return s3.put_object(Bucket=BUCKET, Key=key, Body=body)["ETag"].strip('"')
+
+
+def test_path7_under_reload_a_file_overwritten_before_its_load_is_superseded_and_loads_once(
+    env: Env, loader: RecordingLoader
+) -> None:
+    # GIVEN a file registered in an open batch, then overwritten before the batch loads
+    env.put_config(make_config(thresholds={"max_files": 2}, reupload=ReuploadPolicy.RELOAD))
+    deliver(env, loader, upload("events/a.csv", put(env, "events/a.csv", b"1\n"), "0001"))
+    second = put(env, "events/a.csv", b"2\n")  # its notification is still on its way
+
+    # WHEN the batch seals and loads, and then the overwrite's notification arrives
+    deliver(env, loader, upload("events/b.csv", put(env, "events/b.csv", b"3\n"), "0002"))
+    deliver(env, loader, upload("events/a.csv", second, "0003"))
+    env.service(loader=loader).flush(make_config().prefix, env.clock() + 600)
+
+    # THEN the first batch left the file out (its first version is gone from S3: COPY would
+    # read the second), and the second version loads once, with its own notification
+    assert sorted(loader.loaded.values()) == [[URL], [f"s3://{BUCKET}/events/b.csv"]]
+    assert env.deps.batches.get_file(URL).etag == second
+
+
+def test_path7_under_ignore_a_file_overwritten_before_its_load_loads_once_as_it_is_now(
+    env: Env, loader: RecordingLoader
+) -> None:
+    # GIVEN a file registered, then overwritten before its batch loads (policy: ignore)
+    env.put_config(make_config(thresholds={"max_files": 2}))
+    deliver(env, loader, upload("events/a.csv", put(env, "events/a.csv", b"1\n"), "0001"))
+    second = put(env, "events/a.csv", b"22\n")
+
+    # WHEN the batch loads, and the overwrite's notification arrives afterwards
+    deliver(env, loader, upload("events/b.csv", put(env, "events/b.csv", b"3\n"), "0002"))
+    deliver(env, loader, upload("events/a.csv", second, "0003"))
+
+    # THEN the file loaded once, and the ledger and the batch say which version: the current
+    [done] = env.batches(BatchStatus.COMPLETE)
+    assert loader.loaded_count()[URL] == 1
+    ledger = env.deps.batches.get_file(URL)
+    assert (ledger.etag, ledger.size) == (second, 3)
+    [member] = [m for m in env.deps.batches.members(done.batch_id) if m.url == URL]
+    assert (member.etag, member.size) == (second, 3)
+
+
+def test_path7_a_batch_whose_every_file_was_overwritten_completes_without_loading(
+    env: Env, loader: RecordingLoader
+) -> None:
+    env.put_config(make_config(thresholds={"max_files": 1}, reupload=ReuploadPolicy.RELOAD))
+    first = put(env, "events/a.csv", b"1\n")
+    put(env, "events/a.csv", b"2\n")  # overwritten before its first notice is even handled
+
+    deliver(env, loader, upload("events/a.csv", first, "0001"))
+
+    [done] = env.batches(BatchStatus.COMPLETE)
+    assert done.file_count == 0 and loader.loaded.get(done.batch_id) is None

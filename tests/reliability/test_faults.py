@@ -34,9 +34,9 @@ from config.models import PrefixConfig
 from loader.deps import Deps
 from loader.errors import RetryableError
 from loader.events import parse_event
-from loader.loading import build_notifier
+from loader.lifecycle import BatchLifecycle
 from loader.models import BatchStatus
-from loader.processing import Processor
+from loader.notify import build_notifier
 from loader.service import LoaderService
 from support.aws import BUCKET, MANIFEST_BUCKET, Clock, provision
 from support.events import s3_event, s3_record, sqs_event
@@ -238,7 +238,7 @@ def test_a_permanent_failure_marks_the_batch_error_notifies_and_reprocesses_to_e
     if fault is not None:
         fault.times = fault.injected
     world.target.fail_with = None
-    processor = Processor(world.deps, world.target, build_notifier(world.deps), world.clock)
+    processor = BatchLifecycle(world.deps, world.target, build_notifier(world.deps), world.clock)
     config = world.config()
     reprocess_failed(
         world.deps,

@@ -20,7 +20,7 @@ from reliability.report import Report, scaled
 from config.models import PrefixConfig
 from loader.adapters.codec import encode
 from loader.copy_sql import build_copy, build_merge, build_truncate, quote_ident
-from loader.errors import MalformedEvent
+from loader.errors import MalformedEventError
 from loader.events import Invocation, parse_event
 from redshift_standin.sql_tokens import Kind, split_statements, tokenize
 from support.aws import BUCKET, Env, make_config
@@ -112,7 +112,7 @@ def mutated_events(draw: st.DrawFn, *, huge_keys: bool = True) -> Any:
 def test_any_event_is_understood_or_rejected_with_a_message(event: Any) -> None:
     try:
         invocation = parse_event(event)
-    except MalformedEvent as exc:
+    except MalformedEventError as exc:
         assert str(exc).strip(), "a rejection says why"
         return
     assert isinstance(invocation, Invocation)
@@ -149,7 +149,7 @@ def _store_invalid_config(env: Env, prefix: str) -> None:
     )
 
 
-# Huge keys included: past S3's 1,024 bytes they are refused when parsed (MalformedEvent).
+# Huge keys included: past S3's 1,024 bytes they are refused when parsed (MalformedEventError).
 @given(event=mutated_events(huge_keys=True))
 @AWS_SETTINGS
 def test_a_rejected_direct_invocation_writes_nothing(env: Env, event: Any) -> None:
@@ -157,7 +157,7 @@ def test_a_rejected_direct_invocation_writes_nothing(env: Env, event: Any) -> No
     before = _counts(env)
     try:
         env.service().handle(parse_event(event))
-    except MalformedEvent as exc:
+    except MalformedEventError as exc:
         assert str(exc).strip()
         assert _counts(env) == before, "a rejected event wrote something"
 

@@ -28,8 +28,8 @@ from reliability.report import Report
 from config.models import PrefixConfig
 from loader.deps import Deps
 from loader.events import parse_event
-from loader.loading import build_notifier
 from loader.models import BatchStatus
+from loader.notify import build_notifier
 from loader.service import LoaderService
 from loader.settings import Settings
 from support.aws import BUCKET, MANIFEST_BUCKET, Clock, provision

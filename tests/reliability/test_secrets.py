@@ -39,12 +39,13 @@ from config.targets import CopyAuthorization, PostgresTarget, RedshiftTarget
 from loader.copy_sql import CopySecrets, build_copy, quote_literal
 from loader.deps import Deps
 from loader.events import parse_event
-from loader.loading import build_loader, build_notifier, message
-from loader.loading.credentials import DbLogin
-from loader.loading.db_errors import describe
-from loader.loading.redshift import connection_params
+from loader.loading import build_loader
+from loader.loading.targets.db_errors import describe
+from loader.loading.targets.redshift import connection_params
 from loader.log import logger
-from loader.processing import LoadResult
+from loader.models import DbLogin
+from loader.notify import build_notifier, message
+from loader.ports import LoadResult
 from loader.service import LoaderService
 from support.events import s3_event
 

@@ -27,8 +27,8 @@ from reliability.workers import Dispatcher, preload
 from config.models import PrefixConfig
 from loader.deps import Deps
 from loader.events import parse_event
-from loader.loading import build_notifier
 from loader.models import BatchStatus
+from loader.notify import build_notifier
 from loader.service import LoaderService
 from loader.settings import Settings
 from local_aws import moto_patches

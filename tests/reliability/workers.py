@@ -33,7 +33,7 @@ def work(conn: Connection, environ: dict[str, str]) -> None:
 
     from loader.deps import Deps
     from loader.events import parse_event
-    from loader.loading import build_notifier
+    from loader.notify import build_notifier
     from loader.service import LoaderService
     from loader.settings import Settings
 
@@ -62,7 +62,7 @@ def preload() -> None:
             "loader.service",
             "loader.deps",
             "loader.adapters.batch_store",
-            "loader.loading.notifier",
+            "loader.notify.publisher",
             "reliability.workers",
             "reliability.destinations",
         ]

@@ -79,7 +79,7 @@ class Env:
         return items
 
     def batches(self, status: BatchStatus | None = None) -> list[Batch]:
-        from loader.adapters.batch_store import _batch_from_item
+        from loader.adapters.items import batch_from_item as _batch_from_item
 
         ddb = self.session.client("dynamodb")
         found = []

@@ -40,13 +40,18 @@ with the cluster's role, moto provisioning, local-mode provisioning) are recorde
 OPERATOR_CODE = (
     "loader/admin.py",
     "loader/tables.py",
+    "loader/adapters/batch_operator.py",
+    "loader/bucket_wiring.py",
     "loader/adapters/bucket_notifications.py",
     "loader/adapters/config_store.py:put",
     "loader/adapters/config_store.py:delete",
 )
-WORKER_CODE = ("setup_cli/worker",)  # worker.py, worker_loop.py, worker_sqs.py, ...
-_LOCAL_PROVISIONING = "setup_cli/local_stack.py:provision"  # creates what the stack would
-SETUP_CODE = ("setup_cli/local", "redshift_standin/", "local_aws/", "tests/", "bench/")
+WORKER_CODE = ("setup_cli/worker/",)  # cli.py, loop.py, sqs.py, decisions.py
+_LOCAL_PROVISIONING = "setup_cli/local/stack.py:provision"  # creates what the stack would
+# `config test` loads into its own in-process moto (mock_aws, AWS_ENDPOINT_URL cleared): none of
+# its calls can reach AWS, so no policy is asked for them (reading s3:// samples comes before).
+_LOCAL_TRIAL = "setup_cli/trial.py:run_trial"
+SETUP_CODE = ("setup_cli/local/", "redshift_standin/", "local_aws/", "tests/", "bench/")
 
 
 _ROOT = f"{ROOT}/"
@@ -73,7 +78,7 @@ def principal(frame: Any) -> str:  # noqa: PLR0911 - one rule per return, in ord
     chain = [w for f in _frames(frame) if (w := _where(f))]
     if not chain:  # a pool thread (s3transfer, ...): whoever started the thread
         return getattr(threading.current_thread(), "_aws_principal", TEST_SETUP)
-    if any(w.startswith(_LOCAL_PROVISIONING) for w in chain):
+    if any(w.startswith((_LOCAL_PROVISIONING, _LOCAL_TRIAL)) for w in chain):
         return TEST_SETUP
     for index, where in enumerate(chain):
         if _matches(where, WORKER_CODE):

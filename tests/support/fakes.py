@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 from loader.errors import RetryableError, TerminalError
 from loader.models import Batch, TargetState
-from loader.processing import LoadContext, LoadResult
+from loader.ports import LoadContext, LoadResult
 
 if TYPE_CHECKING:
     import boto3

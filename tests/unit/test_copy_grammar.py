@@ -2,8 +2,8 @@
 
 A broad matrix of configurations, enumerated and drawn by Hypothesis, goes through the real
 models (`config/`), the real COPY builder (`loader/copy_sql.py`) and the real load-script builder
-(`loader/loading/script.py`). Every configuration the models accept must give statements that the
-independent checker `tests/support/copy_grammar.py`, written from the Redshift documentation,
+(`loader/loading/sql/script.py`). Every configuration the models accept must give statements that
+the independent checker `tests/support/copy_grammar.py`, written from the Redshift documentation,
 finds conforming. Configurations the models refuse are counted, never built.
 """
 
@@ -20,8 +20,8 @@ from pydantic import TypeAdapter, ValidationError
 from config.copy_options import CopyOptions
 from config.targets import Target
 from loader.copy_sql import CopySecrets, build_copy
-from loader.loading.ledger import Dialect, LedgerEntry
-from loader.loading.script import StepKind, build_script
+from loader.loading.sql.ledger import Dialect, LedgerEntry
+from loader.loading.sql.script import StepKind, build_script
 from support.copy_grammar import check_copy, parse
 
 ENTRY = LedgerEntry("b-1", "wh", "bucket/in", "s3://manifests-1/m/b-1.json", 2, 0.0)

@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 from pydantic import BaseModel, ValidationError
 
-from config.copy_options import (
+from config.copy_options import CopyOptions, convert_original
+from config.formats import (
     AvroFormat,
-    CopyOptions,
     CsvFormat,
     DelimitedFormat,
     FixedWidthColumn,
@@ -18,7 +18,6 @@ from config.copy_options import (
     JsonFormat,
     OrcFormat,
     ParquetFormat,
-    convert_original,
 )
 
 

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from loader.copy_sql import quote_literal  # Redshift literals: what the loader sends
 from redshift_standin.copy_parser import is_s3_copy, mask_secrets, parse_copy
 from redshift_standin.copy_spec import AuthKind, Compression, DataFormat, TableRef
-from redshift_standin.errors import CopySyntaxError, NotEmulatedError, UnsupportedCopyOption
+from redshift_standin.errors import CopySyntaxError, NotEmulatedError, UnsupportedCopyOptionError
 from redshift_standin.sql_tokens import split_statements, tokenize
 
 
@@ -132,7 +132,7 @@ def test_comments_are_ignored() -> None:
 
 @pytest.mark.parametrize("option", ["SHAPEFILE", "BOGUS", "ACCEPTANYDATE", "PARTITION"])
 def test_unknown_option_is_named_in_the_error(option: str) -> None:
-    with pytest.raises(UnsupportedCopyOption) as failure:
+    with pytest.raises(UnsupportedCopyOptionError) as failure:
         parse_copy(f"COPY t FROM 's3://b/k' CSV {option}")
 
     assert failure.value.option == option

@@ -165,3 +165,21 @@ def test_timer_delays_are_capped_at_fifteen_minutes() -> None:
     assert timer_delay(due_at=100, now=40.5) == 60
     assert timer_delay(due_at=10_000, now=0) == 900
     assert timer_delay(due_at=0, now=10) == 0
+
+
+def test_a_reupload_sequencers_cannot_order_counts_only_if_s3_holds_its_content() -> None:
+    from loader.decisions import arrival_by_current, ordered
+    from loader.models import FileRecord, S3Object
+    from loader.sources import Current
+
+    listed = FileRecord(
+        url="s3://b/k", prefix="b", batch_id="x", size=1, etag="e2", first_received_at=0,
+        last_received_at=0,
+    )  # fmt: skip
+    late = S3Object(bucket="b", key="k", size=1, etag="e1", sequencer="0001")
+    assert not ordered(listed, late)  # a listing recorded no sequencer
+    # the late notice of an older upload: S3 holds the content the ledger already has
+    assert arrival_by_current(late, Current("e2", 1)) is Arrival.STALE
+    assert arrival_by_current(late, None) is Arrival.STALE  # gone since
+    # a genuine re-upload: S3 holds the notice's content
+    assert arrival_by_current(late, Current('"e1"', 1)) is Arrival.REUPLOAD

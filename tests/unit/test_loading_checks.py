@@ -9,23 +9,23 @@ from pydantic import TypeAdapter
 
 from config.copy_options import CopyOptions
 from config.targets import Target
-from loader.loading import load_history
-from loader.loading.ledger import Dialect, LedgerEntry
 from loader.loading.load_check import (
     MAX_LISTED,
     Expected,
-    FileRecord,
-    LoadCheckFailed,
+    LoadCheckError,
     RowRule,
-    check,
     enforce,
     expected_for,
     row_rule,
-    summarize,
 )
-from loader.loading.pg_input import LineCounter
-from loader.loading.script import StepKind as K
-from loader.loading.script import build_script
+from loader.loading.load_check import FileLines as FileRecord
+from loader.loading.load_check import find_mismatch as check
+from loader.loading.load_check import reported_totals as summarize
+from loader.loading.sql import load_history
+from loader.loading.sql.ledger import Dialect, LedgerEntry
+from loader.loading.sql.script import StepKind as K
+from loader.loading.sql.script import build_script
+from loader.loading.targets.pg_input import LineCounter
 
 A, B, C = (f"s3://landing/in/{n}.csv" for n in "abc")
 
@@ -168,7 +168,7 @@ def test_expectations_take_headers_and_maxerror_from_the_copy_options() -> None:
 
 
 def test_a_mismatch_is_a_terminal_error_naming_the_target() -> None:
-    with pytest.raises(LoadCheckFailed, match=r"^target warehouse: load check failed") as caught:
+    with pytest.raises(LoadCheckError, match=r"^target warehouse: load check failed") as caught:
         enforce("warehouse", Expected((A, B)), history((A, 1, 0), rows=1))
     assert caught.value.retryable is False
     assert str(caught.value).endswith("the load was rolled back")

@@ -15,9 +15,10 @@ from config.copy_options import CopyOptions
 from config.targets import CopyAuthorization, PostgresTarget, RedshiftTarget, Target
 from loader.deps import Deps
 from loader.errors import ConfigurationError, TerminalError
-from loader.loading.credentials import Credentials, DbLogin
-from loader.loading.postgres import connection_params as pg_params
-from loader.loading.redshift import connection_params
+from loader.loading.credentials import Credentials
+from loader.loading.targets.postgres import connection_params as pg_params
+from loader.loading.targets.redshift import connection_params
+from loader.models import DbLogin
 from loader.settings import Settings
 
 ORIGINAL_CONTEXT = {"module": "AWSLambdaRedshiftLoader", "region": "us-east-1"}

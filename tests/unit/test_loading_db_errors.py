@@ -7,7 +7,7 @@ import pytest
 
 from loader.copy_sql import CopySecrets
 from loader.errors import RetryableError, TerminalError
-from loader.loading.db_errors import classify_db_error, describe, is_transient
+from loader.loading.targets.db_errors import classify_db_error, describe, is_transient
 
 S3_404 = (
     "\n  -----------------------------------------------\n  error:  "

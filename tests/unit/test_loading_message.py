@@ -6,9 +6,9 @@ import json
 from typing import Any
 
 from config.models import PrefixConfig
-from loader.loading import message
 from loader.models import Batch, BatchStatus, TargetState
-from loader.processing import LoadErrorRow, LoadResult
+from loader.notify import message
+from loader.ports import LoadErrorRow, LoadResult
 from loader.settings import Settings
 
 TOPIC_OK = "arn:aws:sns:us-east-1:123456789012:ok"
@@ -25,6 +25,7 @@ DOCUMENTED_KEYS = {
     "error",
     "retryable",
     "error_rows",
+    "schema_drift",
     "manifest",
     "failed_manifest",
     "sealed_at",
@@ -173,8 +174,20 @@ def test_subjects_are_short_ascii_and_say_what_happened() -> None:
     long_prefix = "landing/" + "é" * 10 + "/x" * 60
     subject = build(LOADED, batch(prefix=long_prefix), config(prefix="landing/y")).subject
     assert len(subject) <= 99 and subject.isascii()
-    assert subject.startswith("[s3-redshift-loader] LOADED: 12 files for ...")
+    # the bucket and the batch stay legible; whole segments are dropped from the middle
+    assert subject.startswith("[s3-redshift-loader] LOADED: 12 files for landing/.../x/x")
     assert subject.endswith("/x/x (batch 20260101T000000Z-abcd1234)")
+
+
+def test_a_long_prefix_is_never_cut_inside_a_segment() -> None:
+    from loader.notify.message import shorten_prefix
+
+    prefix = "analytics-landing/events/source=mobile-app/year=2026/month=11/day=23"
+    assert shorten_prefix(prefix, 60) == "analytics-landing/.../year=2026/month=11/day=23"
+    assert shorten_prefix(prefix, 40) == "analytics-landing/.../month=11/day=23"
+    assert shorten_prefix(prefix, 30) == "analytics-landing/.../day=23"
+    assert shorten_prefix(prefix, 200) == prefix
+    assert shorten_prefix("b/" + "x" * 80, 30) == "b"  # a lone segment too long: the bucket
 
 
 def test_email_subscribers_read_a_summary_first_and_machines_get_pure_json() -> None:

@@ -12,8 +12,8 @@ import zstandard
 
 from config.copy_options import CopyOptions
 from loader.errors import ConfigurationError, RetryableError
-from loader.loading.pg_input import (
-    BadInput,
+from loader.loading.targets.pg_input import (
+    BadInputError,
     ChunkReader,
     JsonRows,
     decompressed,
@@ -104,7 +104,7 @@ def test_every_compression_streams_back_the_original_bytes(compression: str, pac
 
 def test_a_corrupt_gzip_file_is_bad_input_not_a_retry() -> None:
     stream = decompressed(io.BytesIO(b"\x1f\x8bnot gzip at all"), "gzip", URL)
-    with pytest.raises(BadInput, match="cannot decompress") as caught:
+    with pytest.raises(BadInputError, match="cannot decompress") as caught:
         b"".join(text_input(stream, 0))
     assert caught.value.file == URL
 
@@ -154,7 +154,7 @@ def test_json_ignorecase_matches_keys_in_any_case() -> None:
     ],
 )
 def test_bad_json_names_its_file_and_line(text: str, line: int, reason: str) -> None:
-    with pytest.raises(BadInput, match=reason) as caught:
+    with pytest.raises(BadInputError, match=reason) as caught:
         json_rows(text, ["id"])
     assert (caught.value.file, caught.value.line) == (URL, line)
 
@@ -164,9 +164,9 @@ def test_the_reader_hands_its_error_over_before_psycopg2_replaces_it() -> None:
 
     def chunks() -> Any:
         yield b"1\n"
-        raise BadInput("bad", file=URL, line=2)
+        raise BadInputError("bad", file=URL, line=2)
 
     reader = ChunkReader(chunks(), on_error=seen.append)
-    with pytest.raises(BadInput):
+    with pytest.raises(BadInputError):
         reader.read(10)
     assert [e.line for e in seen] == [2]

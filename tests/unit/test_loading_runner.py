@@ -10,11 +10,11 @@ import pytest
 
 from config.models import PrefixConfig
 from loader.deps import Deps
-from loader.errors import LeaseLost, RetryableError, TerminalError
+from loader.errors import LeaseLostError, RetryableError, TerminalError
 from loader.loading.job import Loaded, TargetJob, with_error_rows
 from loader.loading.runner import TargetsLoader
 from loader.models import Batch, BatchStatus, TargetState
-from loader.processing import LoadContext, LoadErrorRow
+from loader.ports import LoadContext, LoadErrorRow
 from loader.settings import Settings
 
 NOW = 1_800_000_000.0
@@ -44,7 +44,7 @@ class Context:
 
     def heartbeat(self) -> None:
         if self.lose_lease:
-            raise LeaseLost("taken over")
+            raise LeaseLostError("taken over")
         self.beats += 1
 
     def as_load_context(self) -> LoadContext:
@@ -180,7 +180,7 @@ def test_a_lost_lease_stops_the_load_at_once() -> None:
     target = ScriptedTarget([Loaded(rows=1)])
     ctx = Context(lose_lease=True)
 
-    with pytest.raises(LeaseLost):
+    with pytest.raises(LeaseLostError):
         run(target, ctx)
     assert target.jobs == [] and ctx.recorded == {}
 

@@ -8,10 +8,10 @@ import pytest
 from pydantic import TypeAdapter
 
 from config.targets import Target
-from loader.loading import ledger
-from loader.loading.ledger import Dialect, LedgerEntry
-from loader.loading.script import StepKind as K
-from loader.loading.script import build_script, set_rows_sql, staging_table
+from loader.loading.sql import ledger
+from loader.loading.sql.ledger import Dialect, LedgerEntry
+from loader.loading.sql.script import StepKind as K
+from loader.loading.sql.script import build_script, set_rows_sql, staging_table
 from loader.loading.timing import attempt_budget, statement_timeout_ms
 
 ENTRY = LedgerEntry(

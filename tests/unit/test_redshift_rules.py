@@ -334,7 +334,7 @@ def test_column_names_keep_their_blanks() -> None:
 
 
 def test_postgres_targets_refuse_a_multi_character_delimiter_at_validation() -> None:
-    from loader.loading.pg_input import option_problems
+    from loader.loading.targets.pg_input import option_problems
 
     options = CopyOptions(format={"type": "delimited", "delimiter": "|~|"})
     problems = option_problems(options, zstd_available=True)
@@ -353,7 +353,7 @@ def test_postgres_targets_refuse_a_multi_character_delimiter_at_validation() -> 
 
 def test_postgres_targets_refuse_noshred_rather_than_shred_it() -> None:
     from loader.errors import ConfigurationError
-    from loader.loading.pg_input import pg_copy_plan
+    from loader.loading.targets.pg_input import pg_copy_plan
 
     with pytest.raises(ConfigurationError, match="noshred"):
         pg_copy_plan(CopyOptions(format={"type": "json", "mode": "noshred"}), zstd_available=True)

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from loader.models import BatchStatus as S
-from loader.transitions import ALLOWED, IllegalTransition, check, sources_of
+from loader.transitions import ALLOWED, IllegalTransitionError, sources_of
+from loader.transitions import check_transition as check
 
 
 def test_every_status_has_a_row() -> None:
@@ -39,7 +40,7 @@ def test_allowed_transitions_pass(current: S, wanted: S) -> None:
     ],
 )
 def test_everything_else_is_refused(current: S, wanted: S) -> None:
-    with pytest.raises(IllegalTransition):
+    with pytest.raises(IllegalTransitionError):
         check(current, wanted)
 
 

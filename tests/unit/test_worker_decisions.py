@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from loader.events import parse_event
-from setup_cli.worker_decisions import (
+from setup_cli.worker.decisions import (
     MAX_VISIBILITY_SECONDS,
     InFlight,
     Received,

@@ -1,0 +1,275 @@
+"""Registration's writes: files into the ledger and into a batch, in one transaction each.
+
+Every write that adds to a batch carries BATCH_STILL_OPEN on its header; every ledger write its
+own condition (NEVER_REGISTERED, `still_revision`). What to write, and what to do when a
+condition is lost, is decided by loader/registration.py; this adapter reports losses in our
+terms (`Refused`, `Placed`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any
+
+from loader.adapters import conditions as when
+from loader.adapters.batch_store import update_params
+from loader.adapters.codec import names, values
+from loader.adapters.dynamo import ConditionLost, Dynamo
+from loader.adapters.items import (
+    file_from_item,
+    header_key,
+    ledger_item,
+    ledger_key,
+    member_item,
+    member_key,
+)
+from loader.errors import TerminalError
+from loader.models import BatchMember, FileRecord, S3Object
+from loader.retry import retrying
+
+if TYPE_CHECKING:
+    from loader.adapters.conditions import Condition
+    from loader.tables import TableNames
+
+FILES_PER_TRANSACTION = 49
+"""A transaction holds at most 100 items: the header update plus two items per file."""
+
+
+@dataclass(frozen=True)
+class Refused:
+    """A registration transaction that lost: the batch was sealed meanwhile, and/or some files
+    were in the ledger already (with their records, where DynamoDB returned them)."""
+
+    batch_sealed: bool
+    known: dict[str, FileRecord | None] = field(default_factory=dict)
+
+
+class Placed(StrEnum):
+    """What became of a re-upload written into a batch."""
+
+    DONE = "done"
+    ALREADY = "already"
+    """Someone else recorded this re-upload first (the ledger's revision moved on)."""
+    BATCH_SEALED = "batch_sealed"
+    """The batch was sealed meanwhile: the prefix has a new open batch to try."""
+
+
+class FileLedger:
+    def __init__(self, db: Dynamo, tables: TableNames) -> None:
+        self._db = db
+        self._tables = tables
+
+    @retrying()
+    def add_files(
+        self, batch_id: str, prefix: str, chunk: Sequence[S3Object], now: float
+    ) -> Refused | None:
+        """New files (at most FILES_PER_TRANSACTION): each in the ledger and a member of the open
+        batch, with the batch's counts, in one transaction."""
+        items: list[dict[str, Any]] = [
+            self._header_add(batch_id, files=len(chunk), size=sum(o.size for o in chunk), now=now)
+        ]
+        for obj in chunk:
+            items.append(self._ledger_put(obj, prefix, batch_id, now))
+            items.append(self._member_put(obj, batch_id))
+        cancelled = self._db.transact(items)
+        if cancelled is None:
+            return None
+        known = {
+            obj.url: file_from_item(item) if (item := cancelled.items[1 + 2 * i]) else None
+            for i, obj in enumerate(chunk)
+            if cancelled.lost(1 + 2 * i)
+        }
+        return Refused(batch_sealed=cancelled.lost(0), known=known)
+
+    @retrying()
+    def record_receipt(self, url: str, now: float, *, ignored: S3Object | None = None) -> None:
+        """One more notification for a registered file; a re-upload `reupload: ignore` left
+        alone is remembered on the record (`file show` says a newer upload was ignored)."""
+        expression = "ADD #times_received :one SET #last_received_at = :now"
+        attr_names = names("times_received", "last_received_at")
+        attr_values = values(one=1, now=now)
+        if ignored is not None:
+            expression += (
+                ", #ignored_etag = :ietag, #ignored_size = :isize, #ignored_at = :now, "
+                "#ignored_version_id = :ivid"
+            )
+            attr_names |= names("ignored_etag", "ignored_size", "ignored_at", "ignored_version_id")
+            attr_values |= values(
+                ietag=ignored.etag or "", isize=ignored.size, ivid=ignored.version_id or ""
+            )
+        done = self._db.update(
+            self._tables.files,
+            ledger_key(url),
+            expression,
+            when.STILL_REGISTERED,
+            attr_names,
+            attr_values,
+        )
+        if isinstance(done, ConditionLost):
+            raise TerminalError(f"{url} is no longer in the file ledger", url=url)
+
+    def move_to_batch(
+        self, obj: S3Object, existing: FileRecord, batch_id: str, now: float
+    ) -> Placed:
+        """A re-upload of a file of an earlier batch (policy `reload`): the ledger moves it to
+        `batch_id` (the earlier batch is remembered in `previous_batches`), where it joins."""
+        sequencer = ", #sequencer = :seq" if obj.sequencer else ""
+        # A listing gives no sequencer: the old upload's must not stay with the new upload's
+        # ETag (its own notice would look newer still).
+        forget = "" if obj.sequencer else " REMOVE #sequencer"
+        ledger = self._ledger_update(
+            obj.url,
+            "SET #batch_id = :batch, #size = :size, #etag = :etag, #version_id = :vid, "
+            "#last_received_at = :now, #revision = #revision + :one, "
+            "#previous_batches = list_append(if_not_exists(#previous_batches, :empty), :old)"
+            f"{sequencer} ADD #times_received :one{forget}",
+            when.still_revision(existing.revision),
+            names(
+                "batch_id",
+                "size",
+                "etag",
+                "last_received_at",
+                "previous_batches",
+                "times_received",
+                "version_id",
+                "sequencer",
+            ),
+            values(
+                batch=batch_id,
+                size=obj.size,
+                etag=obj.etag or "",
+                vid=obj.version_id or "",
+                now=now,
+                one=1,
+                empty=[],
+                old=[existing.batch_id],
+                **({"seq": obj.sequencer} if obj.sequencer else {}),
+            ),
+        )
+        header = self._header_add(batch_id, files=1, size=obj.size, now=now)
+        return self._placed([header, ledger, self._member_put(obj, batch_id)])
+
+    def refresh_in_batch(
+        self, obj: S3Object, existing: FileRecord, batch_id: str, now: float
+    ) -> Placed:
+        """A re-upload of a member of a still-open batch: the header's bytes, the ledger record
+        and the member now describe the new upload, so a redelivery of its notice is a
+        duplicate, not one more re-upload."""
+        sequencer = ", #sequencer = :seq" if obj.sequencer else ""
+        forget = "" if obj.sequencer else " REMOVE #sequencer"  # a listing: see move_to_batch
+        ledger = self._ledger_update(
+            obj.url,
+            "SET #size = :size, #etag = :etag, #version_id = :vid, "
+            f"#last_received_at = :now, #revision = #revision + :one{sequencer} "
+            f"ADD #times_received :one{forget}",
+            when.still_revision(existing.revision) & when.ledger_still_in(batch_id),
+            names(
+                "size",
+                "etag",
+                "version_id",
+                "last_received_at",
+                "times_received",
+                "sequencer",
+            ),
+            values(
+                size=obj.size,
+                etag=obj.etag or "",
+                vid=obj.version_id or "",
+                now=now,
+                one=1,
+                **({"seq": obj.sequencer} if obj.sequencer else {}),
+            ),
+        )
+        member = {
+            "Update": {
+                "TableName": self._tables.batches,
+                "Key": member_key(batch_id, obj.url),
+                "UpdateExpression": "SET #size = :size, #etag = :etag, #version_id = :vid",
+                **update_params(
+                    when.STILL_AN_ITEM,
+                    names("size", "etag", "version_id"),
+                    values(size=obj.size, etag=obj.etag or "", vid=obj.version_id or ""),
+                ),
+            }
+        }
+        header = self._header_add(batch_id, files=0, size=obj.size - existing.size, now=now)
+        return self._placed([header, ledger, member])
+
+    def _placed(self, items: list[dict[str, Any]]) -> Placed:
+        cancelled = self._db.transact(items)
+        if cancelled is None:
+            return Placed.DONE
+        if cancelled.lost(1):  # the ledger item's condition
+            return Placed.ALREADY
+        return Placed.BATCH_SEALED
+
+    # --- transaction items ------------------------------------------------------------------
+
+    def _header_add(self, batch_id: str, *, files: int, size: int, now: float) -> dict[str, Any]:
+        return {
+            "Update": {
+                "TableName": self._tables.batches,
+                "Key": header_key(batch_id),
+                "UpdateExpression": (
+                    "ADD #file_count :n, #total_bytes :bytes SET #updated_at = :now, "
+                    "#last_file_at = :now, #first_file_at = if_not_exists(#first_file_at, :now)"
+                ),
+                **update_params(
+                    when.BATCH_STILL_OPEN,
+                    names(
+                        "file_count", "total_bytes", "updated_at", "last_file_at", "first_file_at"
+                    ),
+                    values(n=files, bytes=size, now=now),
+                ),
+            }
+        }
+
+    def _ledger_put(self, obj: S3Object, prefix: str, batch_id: str, now: float) -> dict[str, Any]:
+        record = FileRecord(
+            url=obj.url,
+            prefix=prefix,
+            batch_id=batch_id,
+            size=obj.size,
+            etag=obj.etag,
+            version_id=obj.version_id,
+            sequencer=obj.sequencer,
+            first_received_at=now,
+            last_received_at=now,
+        )
+        return {
+            "Put": {
+                "TableName": self._tables.files,
+                "Item": ledger_item(record),
+                **when.NEVER_REGISTERED.params(),
+                "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+            }
+        }
+
+    def _member_put(self, obj: S3Object, batch_id: str) -> dict[str, Any]:
+        member = BatchMember(url=obj.url, size=obj.size, etag=obj.etag, version_id=obj.version_id)
+        return {
+            "Put": {
+                "TableName": self._tables.batches,
+                "Item": member_item(batch_id, member),
+                **when.NEW_ITEM.params(),
+            }
+        }
+
+    def _ledger_update(
+        self,
+        url: str,
+        expression: str,
+        condition: Condition,
+        attr_names: dict[str, str],
+        attr_values: dict[str, Any],
+    ) -> dict[str, Any]:
+        return {
+            "Update": {
+                "TableName": self._tables.files,
+                "Key": ledger_key(url),
+                "UpdateExpression": expression,
+                **update_params(condition, attr_names, attr_values),
+            }
+        }

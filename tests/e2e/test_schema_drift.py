@@ -1,0 +1,214 @@
+"""Schema drift through the whole flow: a batch whose files carry columns the table lacks (or lack
+columns it requires) fails with a notice that names them and gives the ALTER TABLE; with
+`schema_evolution: add_columns` the columns are added inside the load's transaction.
+
+Redshift target through the stand-in (COPY errors as Redshift words them); the loader reads the
+Parquet / ORC schema from the file's footer itself (no pyarrow in the Lambda).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import threading
+import time
+from typing import Any
+
+import psycopg2
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from e2e.stack import Stack
+from pyarrow import orc
+
+from loader.models import BatchStatus
+from support.aws import BUCKET
+
+CSV = {"format": {"type": "csv", "ignore_header_rows": 1}}
+
+
+def columnar(kind: str, columns: dict[str, Any]) -> bytes:
+    sink = io.BytesIO()
+    table = pa.table(columns)
+    if kind == "parquet":
+        pq.write_table(table, sink)
+    else:
+        orc.write_table(table, sink)
+    return sink.getvalue()
+
+
+def drift_notice(stack: Stack) -> dict[str, Any]:
+    [envelope] = stack.failure_messages()
+    document = json.loads(envelope["Message"])
+    [drift] = document["schema_drift"]
+    assert drift["summary"] in document["targets"][0]["error"]
+    return drift
+
+
+FILES = {
+    "csv": (CSV, "in/a.csv", b"id,name,amount\n1,a,2.50\n"),
+    "parquet": (
+        {"format": {"type": "parquet"}},
+        "in/a.parquet",
+        columnar("parquet", {"id": [1], "name": ["a"], "amount": [2.5]}),
+    ),
+    "orc": (
+        {"format": {"type": "orc"}},
+        "in/a.orc",
+        columnar("orc", {"id": [1], "name": ["a"], "amount": [2.5]}),
+    ),
+}
+
+
+@pytest.mark.parametrize("fmt", ["csv", "parquet", "orc"])
+def test_a_new_column_fails_the_load_and_the_notice_names_it_with_the_alter_table(
+    stack: Stack, fmt: str
+) -> None:
+    # GIVEN a table (id, name) and a file that also carries `amount`
+    table = stack.table("id bigint, name varchar(10)")
+    options, key, body = FILES[fmt]
+    stack.config(stack.target("redshift", table), files=1, copy_options=options)
+
+    # WHEN the batch is loaded (schema_evolution is off: Redshift's COPY decides)
+    stack.deliver(stack.put(key, body))
+
+    # THEN it fails, and the failure notice names the column and the statement adding it
+    assert stack.batch(BatchStatus.ERROR)
+    drift = drift_notice(stack)
+    assert drift["extra_columns"] == ["amount"]
+    assert drift["missing_columns"] == []
+    [alter] = drift["alter_table"]
+    assert alter.startswith(f'ALTER TABLE "{table}" ADD COLUMN "amount" ')
+    assert "the files carry columns the table lacks: amount" in drift["summary"]
+
+
+def test_a_json_file_lacking_a_required_column_is_named_in_the_notice(stack: Stack) -> None:
+    # GIVEN a table whose `id` is NOT NULL and records without `id` but with a new key
+    table = stack.table("id int not null, name varchar(10)")
+    stack.config(
+        stack.target("redshift", table), files=1, copy_options={"format": {"type": "json"}}
+    )
+
+    stack.deliver(stack.put("in/a.json", b'{"name": "a", "colour": "red"}\n'))
+
+    # THEN COPY fails (missing data for a not-null field) and the notice says why
+    drift = drift_notice(stack)
+    assert drift["missing_columns"] == ["id"]
+    assert drift["extra_columns"] == ["colour"]
+
+
+def test_detect_fails_json_keys_redshift_would_silently_drop(stack: Stack) -> None:
+    # GIVEN JSON records with a key the table lacks (COPY 'auto' would just ignore it)
+    table = stack.table("id int, name varchar(10)")
+    target = stack.target("redshift", table, schema_evolution="detect")
+    stack.config(target, files=1, copy_options={"format": {"type": "json"}})
+
+    stack.deliver(stack.put("in/a.json", b'{"id": 1, "name": "a", "colour": "red"}\n'))
+
+    # THEN nothing is loaded and the notice names the key
+    assert stack.rows(table) == []
+    assert stack.batch(BatchStatus.ERROR)
+    assert drift_notice(stack)["extra_columns"] == ["colour"]
+
+
+@pytest.mark.parametrize("fmt", ["csv", "parquet", "orc"])
+def test_add_columns_adds_the_new_column_and_loads_into_it(stack: Stack, fmt: str) -> None:
+    # GIVEN a table (id, name) with rows, and a file with a new last column
+    table = stack.table("id bigint, name varchar(10)")
+    stack.sql(f"INSERT INTO {table} VALUES (0, 'old')")
+    options, key, body = FILES[fmt]
+    target = stack.target("redshift", table, schema_evolution="add_columns")
+    stack.config(target, files=1, copy_options=options)
+
+    stack.deliver(stack.put(key, body))
+
+    # THEN the column exists (nullable) and the new row fills it, the old row has NULL there
+    assert stack.batch(BatchStatus.COMPLETE)
+    assert [(r[0], r[1], None if r[2] is None else float(r[2])) for r in stack.rows(table)] == [
+        (0, "old", None),
+        (1, "a", 2.5),
+    ]
+
+
+def test_columns_added_by_a_failed_load_are_rolled_back_with_it(stack: Stack) -> None:
+    # GIVEN two files with a new column, one of them with a bad id
+    table = stack.table("id bigint, name varchar(10)")
+    target = stack.target("redshift", table, schema_evolution="add_columns")
+    stack.config(target, files=2, copy_options=CSV)
+    good = stack.put("in/a.csv", b"id,name,amount\n1,a,2.5\n")
+    bad = stack.put("in/b.csv", b"id,name,amount\nseven,b,1\n")
+
+    stack.deliver(good, bad)
+
+    # THEN the batch fails and the table is as it was: the ALTER ran in the load's transaction
+    assert stack.batch(BatchStatus.ERROR)
+    columns = stack.sql(
+        "SELECT column_name FROM information_schema.columns WHERE table_name = %s "
+        "ORDER BY ordinal_position",
+        (table,),
+    )
+    assert columns == [("id",), ("name",)]
+
+
+def test_add_columns_refuses_a_new_column_in_the_middle_of_a_positional_file(
+    stack: Stack,
+) -> None:
+    table = stack.table("id bigint, name varchar(10)")
+    target = stack.target("redshift", table, schema_evolution="add_columns")
+    stack.config(target, files=1, copy_options=CSV)
+
+    stack.deliver(stack.put("in/a.csv", b"id,amount,name\n1,2.5,a\n"))
+
+    drift = drift_notice(stack)
+    assert drift["order_differs"] is True
+    assert drift["extra_columns"] == ["amount"]
+    assert stack.rows(table) == []
+
+
+def test_two_loads_adding_the_same_column_at_once_both_load(stack: Stack) -> None:
+    # GIVEN two prefixes into one table, each with a file bringing the same new column
+    table = stack.table("id bigint, name varchar(10)")
+    for folder in ("a", "b"):
+        target = stack.target("redshift", table, schema_evolution="add_columns")
+        stack.config(target, files=1, copy_options=CSV, prefix=f"{BUCKET}/{folder}")
+    records = {
+        folder: stack.put(f"{folder}/x.csv", f"id,name,amount\n{n},{folder},{n}.5\n".encode())
+        for n, folder in ((1, "a"), (2, "b"))
+    }
+    # AND a transaction adding that column right now, so both loaders' ALTERs wait on its lock
+    blocker = psycopg2.connect(stack.postgres.dsn)
+    blocker.cursor().execute(f"ALTER TABLE {table} ADD COLUMN amount numeric(38,1)")
+    errors: list[BaseException] = []
+
+    def load(folder: str) -> None:
+        try:
+            stack.deliver(records[folder])
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=load, args=(f,)) for f in ("a", "b")]
+    for thread in threads:
+        thread.start()
+    try:
+        waiting = 0
+        while waiting < 2 and all(t.is_alive() for t in threads):
+            time.sleep(0.05)  # polling for a state, not timing anything
+            [(waiting,)] = stack.sql(
+                "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                "AND query LIKE 'ALTER TABLE%%'"
+            )
+        assert waiting == 2, "both loaders should be waiting to add the column"
+    finally:
+        # WHEN that transaction commits: both loaders' ALTERs now find the column there
+        blocker.commit()
+        blocker.close()
+    for thread in threads:
+        thread.join()
+
+    # THEN both retried without adding it again, and both batches loaded
+    assert errors == []
+    assert [b.status for b in stack.env.batches() if b.file_count] == [BatchStatus.COMPLETE] * 2
+    assert sorted((r[0], r[1], float(r[2])) for r in stack.rows(table)) == [
+        (1, "a", 1.5),
+        (2, "b", 2.5),
+    ]
