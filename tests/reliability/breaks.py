@@ -126,20 +126,20 @@ def _reject_malformed(patch: Patch) -> None:
 
 def _reprocess_keeps_moved(patch: Patch) -> None:
     """Reprocessing a failed batch keeps the files re-uploaded into later batches since."""
-    from loader.service import LoaderService
+    from loader.lifecycle import BatchLifecycle
 
     def keep(self: Any, batch: Any) -> None:
         return None
 
-    patch(LoaderService, "_omit_moved_members", keep)
+    patch(BatchLifecycle, "_omit_moved_members", keep)
 
 
 def _unconditional_ledger(patch: Patch) -> None:
     """The ledger write of a new file is an unconditional put (the original loader's upsert):
     a redelivered notice registers the file again."""
-    from loader.adapters.batch_store import BatchStore
+    from loader.adapters.file_ledger import FileLedger
 
-    real = BatchStore._ledger_put
+    real = FileLedger._ledger_put
 
     def ledger_put(self: Any, *args: Any) -> dict[str, Any]:
         item = real(self, *args)
@@ -147,14 +147,13 @@ def _unconditional_ledger(patch: Patch) -> None:
         put.pop("ExpressionAttributeNames")
         return {"Put": put}
 
-    patch(BatchStore, "_ledger_put", ledger_put)
+    patch(FileLedger, "_ledger_put", ledger_put)
 
 
 def _stale_as_reupload(patch: Patch) -> None:
     """Notices are not ordered by their sequencer: an older upload's late notice counts as a
     re-upload."""
-    from loader import decisions, reconcile
-    from loader.adapters import batch_store
+    from loader import decisions, reconcile, registration
 
     def classify(existing: Any, obj: Any, policy: Any) -> Any:
         if existing is None:
@@ -165,15 +164,15 @@ def _stale_as_reupload(patch: Patch) -> None:
             return decisions.Arrival.REUPLOAD
         return decisions.Arrival.REUPLOAD_IGNORED
 
-    for module in (batch_store, reconcile):
+    for module in (registration, reconcile):
         patch(module, "classify_arrival", classify)
 
 
 def _silent_failure(patch: Patch) -> None:
     """A batch that fails ends `error` without a failure notice."""
-    from loader.processing import Processor
+    from loader.lifecycle import BatchLifecycle
 
-    real = Processor._fail
+    real = BatchLifecycle._fail
 
     def fail(self: Any, *args: Any) -> Any:
         notifier, self._notifier = self._notifier, None
@@ -182,22 +181,22 @@ def _silent_failure(patch: Patch) -> None:
         finally:
             self._notifier = notifier
 
-    patch(Processor, "_fail", fail)
+    patch(BatchLifecycle, "_fail", fail)
 
 
 def _no_lease_recovery(patch: Patch) -> None:
     """The sweep never takes over a batch whose lease expired."""
-    from loader.service import LoaderService
+    from loader.sealing import Sealer
 
     def recover(self: Any, *args: Any) -> bool:
         return False
 
-    patch(LoaderService, "_recover", recover)
+    patch(Sealer, "_recover", recover)
 
 
 def _fence_always_claims(patch: Patch) -> None:
     """A holder whose lease was taken over still claims the batch's fence in each target."""
-    from loader.loading import ledger
+    from loader.loading.sql import ledger
 
     real_fence, real_guard = ledger.fence_sql, ledger.fence_guard_sql
 
@@ -216,7 +215,8 @@ def _no_fence(patch: Patch) -> None:
     committing: a holder whose lease was taken over commits whatever happened meanwhile."""
     from dataclasses import replace
 
-    from loader.loading import postgres, redshift_sql, script
+    from loader.loading.sql import redshift_script, script
+    from loader.loading.targets import postgres
 
     real = script.build_script
     dropped = {script.StepKind.FENCE, script.StepKind.FENCE_GUARD, script.StepKind.RECHECK}
@@ -225,7 +225,7 @@ def _no_fence(patch: Patch) -> None:
         built = real(*args, **kwargs)
         return replace(built, steps=tuple(s for s in built.steps if s.kind not in dropped))
 
-    for module in (postgres, redshift_sql):
+    for module in (postgres, redshift_script):
         patch(module, "build_script", build_script)
 
 

@@ -52,17 +52,16 @@ SKEW = 60.0
 
 @dataclass(frozen=True)
 class Options:
-    etag_check: bool = False
-    """The loader compares each member's ETag before loading (the fix under way in main): the
-    rules may then overwrite a file between its batch's seal and its load."""
-    known_defects: bool = False
-    """Deliver the notices the loader misclassifies today (see the regressions module)."""
+    etag_check: bool = True
+    """The loader checks each member's object before loading (loader/source_check.py): the
+    rules may then overwrite a file between its batch's seal and its load.
+    `LOADER_MODEL_ETAG_CHECK=0` keeps the rules away from that window (the model of a loader
+    without the check)."""
 
     @classmethod
     def from_env(cls) -> Options:
         return cls(
-            etag_check=os.environ.get("LOADER_MODEL_ETAG_CHECK") == "1",
-            known_defects=os.environ.get("LOADER_MODEL_KNOWN_DEFECTS") == "1",
+            etag_check=os.environ.get("LOADER_MODEL_ETAG_CHECK") != "0",
         )
 
 
@@ -134,11 +133,6 @@ class LedgerMachine(RuleBasedStateMachine):
         """Count a path the example took (hypothesis statistics, and the run's report)."""
         event(name)
         self.report.paths[name] += 1
-
-    def deliverable(self, notices: list[Notice]) -> list[Notice]:
-        if self.options.known_defects:
-            return notices
-        return [n for n in notices if n.removed or not self.model.known_defect(n.upload)]
 
     def open_with_files(self) -> bool:
         batch = self.obs.open_batch() if self.obs else None
@@ -221,7 +215,7 @@ class LedgerMachine(RuleBasedStateMachine):
     @rule(data=st.data(), envelope=st.sampled_from(ENVELOPES))
     def deliver(self, data: st.DataObject, envelope: str) -> None:
         """S3 delivers some pending notices, in any order (late ones are stale versions)."""
-        choices = self.deliverable(self.pending)
+        choices = self.pending
         if not choices:
             return
         picked = data.draw(
@@ -235,7 +229,7 @@ class LedgerMachine(RuleBasedStateMachine):
     @rule(data=st.data(), envelope=st.sampled_from(ENVELOPES))
     def redeliver(self, data: st.DataObject, envelope: str) -> None:
         """At-least-once delivery: a notice already delivered comes again."""
-        choices = self.deliverable(sorted(set(self.delivered), key=repr))
+        choices = sorted(set(self.delivered), key=repr)
         if not choices:
             return
         picked = data.draw(

@@ -21,9 +21,9 @@ The promises (docs/reliability.md, "The model-based ledger test"):
   notice of that upload would;
 - when a target commits a batch, it holds each live unit's rows exactly once from then on; what
   it loads for a unit is (COPY reads the object as it is now):
-  * `etag_check` off (today's loader): the key's current upload; the machine's rules never
-    overwrite a key under `reload` while one of its units waits (the known open item, below);
-  * `etag_check` on (the fix being made in main): the unit's upload if it is still current;
+  * `etag_check` off (a loader without source checks): the key's current upload; the machine's
+    rules then never overwrite a key under `reload` while one of its units waits;
+  * `etag_check` on (the loader: loader/source_check.py): the unit's upload if still current;
     otherwise `reload` leaves the unit out (superseded: its newer upload loads with its own
     registration) and `ignore` adopts the current upload (the ledger then records it).
 """
@@ -262,22 +262,6 @@ class LedgerModel:
         record = self.records.get(key)
         newer = [u for u in pending if u.key == key and (not record or u.seq > record.upload.seq)]
         return not newer and not any(u.key == key for u in self.live_units())
-
-    def known_defect(self, upload: Upload) -> bool:
-        """Would the loader of today misclassify this notice under `reload`? It does when the
-        key's record was written by a listing (reconcile, backfill): the record then has no
-        version id, and either no sequencer (a new key: an older upload's late notice is taken
-        for a re-upload) or the previous notice's sequencer (a re-upload: its own notice, or an
-        older one's, is taken for one more re-upload). See test_ledger_model_regressions.py."""
-        record = self.records.get(upload.key)
-        if not self.reload or record is None or not record.listed:
-            return False
-        if record.sequencer is not None:
-            same, stale = upload.seq == record.sequencer, upload.seq < record.sequencer
-        else:
-            same, stale = upload.etag == record.upload.etag, False
-        loader_reloads = not same and not stale
-        return loader_reloads != (self.classify(upload) is Arrival.REUPLOAD)
 
 
 class Violation(AssertionError):

@@ -28,9 +28,9 @@ from config.models import PrefixConfig
 from loader.admin import Operations
 from loader.deps import Deps
 from loader.events import parse_event
-from loader.loading import build_notifier
 from loader.loading.runner import TargetsLoader
 from loader.models import Batch, BatchMember, BatchStatus, FileRecord
+from loader.notify import build_notifier
 from loader.service import LoaderService
 from setup_cli.context import Cli
 from setup_cli.main import app
@@ -322,10 +322,12 @@ class World:
         def operations(deps: Deps) -> Operations:
             deps._clients["redshift-data"] = self.stack.data_api
             return Operations(
-                deps,
-                loader=TargetsLoader(deps, clock=self.clock, sleep=no_sleep),
-                notifier=build_notifier(deps, clock=self.clock),
-                clock=self.clock,
+                LoaderService(
+                    deps,
+                    loader=TargetsLoader(deps, clock=self.clock, sleep=no_sleep),
+                    notifier=build_notifier(deps, clock=self.clock),
+                    clock=self.clock,
+                )
             )
 
         obj = Cli(
@@ -337,7 +339,7 @@ class World:
         return CliRunner().invoke(app, list(args), obj=obj)
 
     def operations(self) -> Operations:
-        return Operations(self.deps, clock=self.clock)
+        return Operations(LoaderService(self.deps, clock=self.clock))
 
     def url(self, key: str) -> str:
         return f"s3://{self.bucket}/{key}"

@@ -4,10 +4,9 @@ Each replays the step sequence hypothesis shrank, through the real loader into a
 target, and asserts what the reference model (ledger_model.py) says the target must hold: rows
 are (key, tag) and a file's rows carry its upload's tag, so "loaded twice" is a row count.
 
-Defects still open are strict `xfail`: the test fails (and so passes) until the loader is fixed,
-then `xfail_strict` turns the fix into a failure that asks for the marker to go. While they are
-open the model's default run leaves out the notices that reach them (`known_defect` in
-ledger_model.py; `LOADER_MODEL_KNOWN_DEFECTS=1` delivers them).
+Both were fixed by deciding re-uploads that sequencers cannot order (a key registered from a
+listing) by what S3 holds now (loader/decisions.py `ordered`, `arrival_by_current`), and by a
+listing's re-upload dropping the older upload's sequencer from the ledger.
 """
 
 from __future__ import annotations
@@ -20,8 +19,8 @@ import pytest
 from e2e.stack import Stack
 
 from loader.events import parse_event
-from loader.loading import build_notifier
 from loader.loading.runner import TargetsLoader
+from loader.notify import build_notifier
 from loader.service import LoaderService
 from support.aws import BUCKET
 from support.events import s3_event, s3_record
@@ -72,11 +71,6 @@ def reload_prefix(stack: Stack) -> str:
     return table
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a re-upload registered by a listing keeps the previous notice's sequencer in the "
-    "ledger, so the re-upload's own notice is taken for one more re-upload and loads it again",
-)
 def test_a_reupload_registered_by_reconcile_is_a_duplicate_when_its_own_notice_arrives(
     stack: Stack, reload_prefix: str
 ) -> None:
@@ -92,12 +86,6 @@ def test_a_reupload_registered_by_reconcile_is_a_duplicate_when_its_own_notice_a
     assert loaded(stack, reload_prefix) == {"v1": 2, "v2": 2}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a key registered by a listing has no sequencer in the ledger, so a late notice of an "
-    "older upload is not recognised as stale: it registers as a re-upload, and its batch loads "
-    "the object as it is now (the upload already loaded) a second time",
-)
 def test_a_late_notice_of_an_older_upload_after_reconcile_is_stale(
     stack: Stack, reload_prefix: str
 ) -> None:
