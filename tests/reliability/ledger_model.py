@@ -205,8 +205,8 @@ class LedgerModel:
     def loads(self, unit: Unit) -> str | None:
         """The tag a target loads for a live unit of a batch it commits now (None: left out)."""
         now = self.current(unit.key)
-        if self.etag_check and self.reload and now is not None and now != unit.upload:
-            return None  # superseded: the newer upload loads with its own registration
+        if self.superseded(unit):
+            return None  # the newer upload loads with its own registration
         if now is None or now.bad:
             raise Violation(
                 f"a target committed the batch of {unit.upload!r} while the key is "
@@ -217,8 +217,23 @@ class LedgerModel:
         if self.reload:
             raise ModelError(f"the rules overwrote {unit.key} under reload while {unit} waited")
         if self.etag_check:
-            self.records[unit.key] = Record(now, listed=False, sequencer=now.seq)  # adopted
+            self.adopt(unit, now)
         return now.tag  # COPY reads the object as it is now
+
+    def superseded(self, unit: Unit) -> bool:
+        """`reload` with source checks: the unit's object was overwritten since it registered, so
+        its batch leaves it out (the newer upload loads with its own registration)."""
+        now = self.current(unit.key)
+        return self.etag_check and self.reload and now is not None and now != unit.upload
+
+    def adopt(self, unit: Unit, now: Upload) -> None:
+        """`ignore` with source checks: before a load (whatever its outcome), a member whose
+        object changed takes the object as it is now; its ledger record does too, keeping the
+        sequencer of the notice it was registered by."""
+        unit.replaced.append(unit.upload)
+        unit.upload = now
+        record = self.records[unit.key]
+        self.records[unit.key] = Record(now, record.listed, record.sequencer)
 
     def can_fail(self, batch_id: str) -> bool:
         """Some live unit of the batch is deleted or bad now: its load may fail."""

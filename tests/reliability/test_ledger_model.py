@@ -17,7 +17,7 @@ import os
 
 import pytest
 from e2e.stack import Stack
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, Phase, settings
 from hypothesis.stateful import run_state_machine_as_test
 from reliability.ledger_machine import Options, machine
 from reliability.report import Report, scaled
@@ -41,8 +41,11 @@ class Counting:
 
 @pytest.mark.timeout(max(300, EXAMPLES * STEPS * 2))
 def test_the_ledger_keeps_every_promise_whatever_happens(
-    stack: Stack, report: Report, monkeypatch: pytest.MonkeyPatch
+    stack: Stack, report: Report, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest
 ) -> None:
+    # A broken build (--broken) only has to be seen failing: no shrinking, and its failures
+    # are not saved to replay against the real build.
+    broken = any(request.config.getoption("--broken"))
     monkeypatch.setattr(batch_store, "secrets", Counting())
     stack.env.session.client("s3").create_bucket(Bucket="data")
     stack.env.session.client("s3").put_bucket_versioning(
@@ -55,5 +58,7 @@ def test_the_ledger_keeps_every_promise_whatever_happens(
             stateful_step_count=STEPS,
             deadline=None,
             suppress_health_check=list(HealthCheck),
+            database=None if broken else settings.default.database,
+            phases=[Phase.generate] if broken else settings.default.phases,
         ),
     )
