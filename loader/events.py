@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypeGuard
 from urllib.parse import unquote_plus
 
 from loader.errors import MalformedEventError
@@ -104,7 +104,7 @@ class _Fields(NamedTuple):
     sequencer: str | None
 
 
-def _is_str(value: Any) -> bool:
+def _is_str(value: Any) -> TypeGuard[str]:
     """A str the wire models take as it is (they refuse lone surrogates: not Unicode text)."""
     if type(value) is not str:
         return False
@@ -117,15 +117,15 @@ def _is_str(value: Any) -> bool:
     return True
 
 
-def _text(value: Any) -> bool:
+def _text(value: Any) -> TypeGuard[str]:
     return value != "" and _is_str(value)
 
 
-def _optional_text(value: Any) -> bool:
+def _optional_text(value: Any) -> TypeGuard[str | None]:
     return value is None or _is_str(value)
 
 
-def _seconds(value: Any) -> bool:
+def _seconds(value: Any) -> TypeGuard[int | float]:
     """A number the wire models read as the same float (bools and huge ints go the slow way)."""
     return type(value) is float or (type(value) is int and abs(value) <= 2**53)
 
