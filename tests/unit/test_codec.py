@@ -1,4 +1,5 @@
-"""The DynamoDB codec's direct conversion gives exactly what boto3's TypeSerializer gives."""
+"""The DynamoDB codec's direct conversion gives exactly what boto3's TypeSerializer gives, and
+registration's items built without models are what the models would have written."""
 
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ import pytest
 from boto3.dynamodb.types import Binary, TypeSerializer
 
 from loader.adapters.codec import _to_wire_value, decode, encode, encode_value
+from loader.adapters.items import file_from_item, member_key, new_ledger_item, new_member_item
+from loader.models import BatchMember, FileRecord, S3Object
 
 
 class Colour(StrEnum):
@@ -61,3 +64,32 @@ def test_an_item_round_trips() -> None:
     item = {"url": "s3://b/k", "size": 10, "at": 1.5, "flags": {"armed": True}, "ids": ["a"]}
 
     assert decode(encode(item)) == item
+
+
+@pytest.mark.parametrize(
+    "obj",
+    [
+        S3Object(bucket="b", key="events/a b.csv", size=10, etag='"e"', sequencer="00A"),
+        S3Object(bucket="b", key="k", size=0, version_id="v1", event_time="2026-12-08T00:00:00Z"),
+    ],
+)
+def test_registration_items_are_the_dumps_of_a_new_member_and_ledger_record(obj: S3Object) -> None:
+    record = FileRecord(
+        url=obj.url,
+        prefix="b/events",
+        batch_id="batch-1",
+        size=obj.size,
+        etag=obj.etag,
+        version_id=obj.version_id,
+        sequencer=obj.sequencer,
+        first_received_at=1.5,
+        last_received_at=1.5,
+    )
+    member = BatchMember(url=obj.url, size=obj.size, etag=obj.etag, version_id=obj.version_id)
+
+    ledger = new_ledger_item(obj, "b/events", "batch-1", 1.5)
+    joined = new_member_item("batch-1", obj)
+
+    assert ledger == encode(record.model_dump(exclude={"previous_batches"}))
+    assert joined == {**member_key("batch-1", obj.url), **encode(member.model_dump())}
+    assert file_from_item(ledger) == record
