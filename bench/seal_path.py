@@ -104,6 +104,9 @@ def measure(settings: Settings, files: int, *, trace: bool = False) -> dict[str,
     batch = prepare(settings, files)
     env = {**os.environ, **common.settings_env(settings)}
     args = [batch["prefix"], batch["batch_id"], str(files), "1" if trace else "0"]
+    # This process is idle but for the moto server's thread while the child runs: its CPU
+    # over the child's run is moto's (the loader's own CPU is the child's).
+    moto_cpu = time.process_time()
     done = subprocess.run(
         [sys.executable, "-m", "bench.seal_path", *args],
         cwd=common.ROOT,
@@ -117,16 +120,24 @@ def measure(settings: Settings, files: int, *, trace: bool = False) -> dict[str,
     if done.returncode != 0 or not lines:
         raise RuntimeError(f"seal child failed ({done.returncode}): {done.stderr[-3000:]}")
     child = json.loads(lines[-1].removeprefix("BENCH_RESULT "))
-    child["manifest_entries"] = _manifest_entries(child["manifest_url"])
+    child["moto_cpu_seconds"] = time.process_time() - moto_cpu
+    child.update(_manifest(child["manifest_url"]))
     if child["manifest_entries"] != files:
         raise RuntimeError(f"manifest lists {child['manifest_entries']} of {files} files")
     return {**batch, "seal_and_manifest": child}
 
 
-def _manifest_entries(url: str) -> int:
+def _manifest(url: str) -> dict[str, Any]:
+    """Its entries, bytes and parts (a multipart object's ETag ends in "-<parts>")."""
     bucket, _, key = url.removeprefix("s3://").partition("/")
-    body = common.session().client("s3").get_object(Bucket=bucket, Key=key)["Body"].read()
-    return len(json.loads(body)["entries"])
+    got = common.session().client("s3").get_object(Bucket=bucket, Key=key)
+    body = got["Body"].read()
+    _, _, parts = str(got["ETag"]).strip('"').partition("-")
+    return {
+        "manifest_entries": len(json.loads(body)["entries"]),  # valid JSON, every entry
+        "manifest_bytes": len(body),
+        "manifest_parts": int(parts or 1),
+    }
 
 
 def _child(prefix: str, batch_id: str, files: int, trace: bool) -> dict[str, Any]:
