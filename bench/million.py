@@ -52,8 +52,10 @@ def aws_estimate(files: int, child: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def run(*, sizes: list[int]) -> dict[str, Any]:
-    runs = []
+def run(*, sizes: list[int], params: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Every size in turn; with `params`, the results so far are written after each size (a
+    1,000,000-file run takes most of an hour here)."""
+    runs: list[dict[str, Any]] = []
     for files in sizes:
         with common.moto_server() as server:
             moto_query.apply()
@@ -86,6 +88,12 @@ def run(*, sizes: list[int]) -> dict[str, Any]:
                     "measured": measured,
                 }
             )
+        if params is not None:
+            common.write_result("million", params, _results(sizes, runs))
+    return _results(sizes, runs)
+
+
+def _results(sizes: list[int], runs: list[dict[str, Any]]) -> dict[str, Any]:
     return {"sizes": sizes, "lambda_memory_mb": LAMBDA_MEMORY_MB, "runs": runs}
 
 
@@ -133,9 +141,8 @@ def main(argv: list[str] | None = None) -> None:
     args = common.parser(__doc__)
     args.add_argument("--sizes", type=int, nargs="+", default=[100_000])
     ns = args.parse_args(argv)
-    results = run(sizes=ns.sizes)
+    results = run(sizes=ns.sizes, params=vars(ns))
     report(results)
-    common.write_result("million", vars(ns), results)
 
 
 if __name__ == "__main__":
