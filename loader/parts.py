@@ -29,9 +29,12 @@ def split_parts(pieces: Iterable[bytes], part_size: int = PART_BYTES) -> Iterato
     for piece in pieces:
         buffer += piece
         while len(buffer) >= part_size:
-            yield bytes(buffer[:part_size])
-            del buffer[:part_size]  # in place: no second copy of the rest
+            with memoryview(buffer) as view:
+                part = bytes(view[:part_size])  # one copy (a slice would make two)
+            del buffer[:part_size]
             sent = True
+            yield part
+            del part  # not held while the next part fills
     if buffer or not sent:
         yield bytes(buffer)
 

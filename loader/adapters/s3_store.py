@@ -5,7 +5,6 @@ from __future__ import annotations
 import posixpath
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
-from itertools import chain
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -40,12 +39,14 @@ class S3Store:
         one raised while the next part is produced: the object appears only on completion, so
         a failed write leaves the previous manifest (or none), never half of one."""
         parts = iter([body] if isinstance(body, bytes) else body)
-        first = next(parts, b"")
+        head = [next(parts, b"")]
         second = next(parts, None)
         if second is None:
-            self._put(bucket, key, first)
+            self._put(bucket, key, head[0])
         else:
-            self._put_in_parts(bucket, key, chain((first, second), parts))
+            head.append(second)
+            del second  # each part is let go once sent: at most two are held
+            self._put_in_parts(bucket, key, _one_by_one(head, parts))
         return f"s3://{bucket}/{key}"
 
     @retrying()
@@ -67,6 +68,7 @@ class S3Store:
                 check_part_count(number)
                 etag = self._call("upload_part", **where, PartNumber=number, Body=part)["ETag"]
                 done.append({"ETag": etag, "PartNumber": number})
+                del part  # not held while the next part fills
             self._call("complete_multipart_upload", **where, MultipartUpload={"Parts": done})
             completed = True
         finally:
@@ -224,3 +226,10 @@ class S3Store:
                 yield from page.get("Contents", [])  # type: ignore[misc]
         except ClientError as exc:
             raise classify_aws_error(exc) from exc
+
+
+def _one_by_one(head: list[bytes], rest: Iterator[bytes]) -> Iterator[bytes]:
+    """The parts read ahead, then the rest, holding none once handed on."""
+    while head:
+        yield head.pop(0)
+    yield from rest
