@@ -8,6 +8,7 @@ SCRIPTS = (
     "end_to_end",
     "cold_start",
     "memory",
+    "million",
     "scaling",
     "flush_latency",
     "cost",  # after api_calls: it reads its results
@@ -19,6 +20,7 @@ FULL: dict[str, list[str]] = {
     "cold_start": ["--rounds", "15", "--breakdown-runs", "5"],
     "flush_latency": ["--trials", "10"],
     "cost": ["--sqs-sizes", "10", "100", "1000"],
+    "million": ["--sizes", "100000", "300000", "1000000"],  # issue 17, target 5: ~1 hour here
 }
 """`--full`: what docs/performance.md reports. Scripts not named run at their defaults."""
 
@@ -37,6 +39,7 @@ SMOKE: dict[str, list[str]] = {
     "end_to_end": ["--files", "4", "--rows", "5", "--max-files", "2", "--timeout", "120"],
     "cold_start": ["--rounds", "1", "--breakdown-runs", "1"],
     "memory": ["--files", "120"],
+    "million": ["--sizes", "150"],
     "scaling": ["--sizes", "100", "200"],
     "flush_latency": ["--trials", "1", "--max-age", "1"],
     "cost": ["--batch-files", "20", "--sqs-sizes", "10"],  # api_calls' smoke shapes

@@ -34,8 +34,10 @@ class BatchMembers(BatchReads):
         """Take files out of a failed batch (`owner` None), or out of the batch `owner` leases
         (superseded files). A file the ledger still assigns to this batch is marked
         `omitted_from` it (not loaded)."""
-        members = {m.url: m for m in self.members(batch_id)}
+        # Only the files named: the source check omits superseded members chunk by chunk,
+        # and reading a 1,000,000-member batch whole for each would hold it all, each time.
         wanted = sorted(set(urls))
+        members = self.members_of(batch_id, wanted)
         missing = [u for u in wanted if u not in members]
         if missing:
             raise BatchConflictError(

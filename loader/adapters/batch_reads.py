@@ -13,6 +13,7 @@ from loader.adapters.items import (
     header_key,
     ledger_key,
     member_from_item,
+    member_key,
     state_key,
 )
 from loader.models import Batch, BatchMember, BatchStatus, FileRecord
@@ -20,6 +21,7 @@ from loader.tables import PREFIX_INDEX, STATUS_INDEX, TableNames
 
 BATCH_GET_KEYS = 100
 """BatchGetItem's limit on keys per call."""
+_MEMBER_FIELDS = ("url", "size", "etag", "version_id")
 
 
 class BatchReads:
@@ -63,6 +65,19 @@ class BatchReads:
             for item in self._db.batch_get(self._tables.files, keys):
                 record = file_from_item(item)
                 found[record.url] = record
+        return found
+
+    def members_of(self, batch_id: str, urls: Sequence[str]) -> dict[str, BatchMember]:
+        """Those of `urls` that are members of the batch, read consistently in bulk: a few
+        files of a large batch without reading its whole membership."""
+        found: dict[str, BatchMember] = {}
+        unique = list(dict.fromkeys(urls))
+        for start in range(0, len(unique), BATCH_GET_KEYS):
+            keys = [member_key(batch_id, u) for u in unique[start : start + BATCH_GET_KEYS]]
+            for item in self._db.batch_get(self._tables.batches, keys):
+                raw = decode(item)
+                member = BatchMember(**{f: raw[f] for f in _MEMBER_FIELDS if f in raw})
+                found[member.url] = member
         return found
 
     def members(self, batch_id: str) -> Iterator[BatchMember]:

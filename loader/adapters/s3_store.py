@@ -7,9 +7,11 @@ from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 
-from loader.errors import SourcesChangedError, classify_aws_error
+from loader.errors import LoaderError, SourcesChangedError, classify_aws_error
+from loader.log import logger
+from loader.parts import check_part_count
 from loader.retry import retrying
 from loader.sources import Current
 
@@ -17,6 +19,7 @@ if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
 
+_JSON = "application/json"
 LIST_AT_LEAST = 4
 """Members in one folder from which listing it beats a HEAD per file."""
 
@@ -30,13 +33,62 @@ class S3Store:
     def __init__(self, client: S3Client) -> None:
         self._s3 = client
 
+    def put_manifest(self, bucket: str, key: str, body: bytes | Iterable[bytes]) -> str:
+        """Write a manifest: the whole body, or its parts as they come (loader/parts.py). One
+        part is one PutObject; more are a multipart upload, aborted on any failure, including
+        one raised while the next part is produced: the object appears only on completion, so
+        a failed write leaves the previous manifest (or none), never half of one."""
+        parts = iter([body] if isinstance(body, bytes) else body)
+        head = [next(parts, b"")]
+        second = next(parts, None)
+        if second is None:
+            self._put(bucket, key, head[0])
+        else:
+            head.append(second)
+            del second  # each part is let go once sent: at most two are held
+            self._put_in_parts(bucket, key, _one_by_one(head, parts))
+        return f"s3://{bucket}/{key}"
+
     @retrying()
-    def put_manifest(self, bucket: str, key: str, body: bytes) -> str:
+    def _put(self, bucket: str, key: str, body: bytes) -> None:
         try:
-            self._s3.put_object(Bucket=bucket, Key=key, Body=body, ContentType="application/json")
+            self._s3.put_object(Bucket=bucket, Key=key, Body=body, ContentType=_JSON)
         except ClientError as exc:
             raise classify_aws_error(exc) from exc
-        return f"s3://{bucket}/{key}"
+
+    def _put_in_parts(self, bucket: str, key: str, parts: Iterable[bytes]) -> None:
+        upload_id = self._call(
+            "create_multipart_upload", Bucket=bucket, Key=key, ContentType=_JSON
+        )["UploadId"]
+        where = {"Bucket": bucket, "Key": key, "UploadId": upload_id}
+        completed = False
+        try:
+            done = []
+            for number, part in enumerate(parts, 1):
+                check_part_count(number)
+                etag = self._call("upload_part", **where, PartNumber=number, Body=part)["ETag"]
+                done.append({"ETag": etag, "PartNumber": number})
+                del part  # not held while the next part fills
+            self._call("complete_multipart_upload", **where, MultipartUpload={"Parts": done})
+            completed = True
+        finally:
+            if not completed:
+                self._abort(where)
+
+    @retrying()
+    def _call(self, operation: str, **params: Any) -> Any:
+        try:
+            return getattr(self._s3, operation)(**params)
+        except ClientError as exc:
+            raise classify_aws_error(exc) from exc
+
+    def _abort(self, where: dict[str, str]) -> None:
+        """Best effort, never masking the error that stopped the upload; an upload left
+        behind is invisible and the bucket's AbortIncompleteMultipartUpload rule removes it."""
+        try:
+            self._call("abort_multipart_upload", **where)
+        except (LoaderError, BotoCoreError, ClientError) as exc:
+            logger.warning("manifest_upload_not_aborted", key=where["Key"], error=str(exc))
 
     @retrying()
     def copy(self, bucket: str, source_key: str, target_key: str) -> str:
@@ -174,3 +226,10 @@ class S3Store:
                 yield from page.get("Contents", [])  # type: ignore[misc]
         except ClientError as exc:
             raise classify_aws_error(exc) from exc
+
+
+def _one_by_one(head: list[bytes], rest: Iterator[bytes]) -> Iterator[bytes]:
+    """The parts read ahead, then the rest, holding none once handed on."""
+    while head:
+        yield head.pop(0)
+    yield from rest

@@ -31,6 +31,7 @@ EXPECTED: dict[str, set[str]] = {
     "end_to_end": {"files", "rows", "seconds", "files_per_s", "duplicate_rows"},
     "cold_start": {"medians", "ratios_to_import_boto3", "import_self_ms_by_package"},
     "memory": {"files", "rss_before_mb", "peak_rss_mb", "peak_growth_mb", "tracemalloc_peak_mb"},
+    "million": {"sizes", "lambda_memory_mb", "runs"},
     "scaling": {"files", "registration", "seal_and_manifest"},
     "flush_latency": {"median_latency_s", "max_latency_s", "trials"},
     "cost": {"per_million_files_usd", "prices"},
@@ -90,7 +91,8 @@ def ddb() -> Iterator[Any]:
     from bench import common
 
     # The bench server points this process's environment at itself: undo that afterwards.
-    with patch.dict(os.environ), common.moto_server():
+    with patch.dict(os.environ), common.moto_server() as server:
+        server.reset()  # a fresh account: moto's backends outlive one server in this process
         client = common.session().client("dynamodb")
         client.create_table(
             TableName="t",
@@ -155,3 +157,43 @@ def test_a_cancelled_transaction_leaves_no_trace_in_the_benches_moto(ddb: Any) -
     counter = ddb.get_item(TableName="t", Key=_key("counter"), ConsistentRead=True)["Item"]
     assert counter["n"] == {"N": "2"}
     assert "Item" in ddb.get_item(TableName="t", Key=_key("b"), ConsistentRead=True)
+
+
+# --- the moto query window bench/million.py relies on ------------------------------------------
+
+
+def _pages(client: Any) -> list[tuple[list[str], Any]]:
+    pages, start = [], None
+    while True:
+        kwargs: dict[str, Any] = {"ExclusiveStartKey": start} if start else {}
+        page = client.query(
+            TableName="t",
+            KeyConditionExpression="pk = :p AND begins_with(sk, :f)",
+            ExpressionAttributeValues={":p": {"S": "p"}, ":f": {"S": "file#"}},
+            Limit=7,
+            **kwargs,
+        )
+        pages.append(([i["sk"]["S"] for i in page["Items"]], page.get("LastEvaluatedKey")))
+        start = page.get("LastEvaluatedKey")
+        if not start:
+            return pages
+
+
+@pytest.mark.parametrize("window", [50, 3])  # 3: shorter than a page, moto's own path answers
+def test_the_windowed_moto_query_pages_as_moto_does(
+    ddb: Any, window: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from moto.dynamodb.models.table import Table
+
+    from bench import moto_query
+
+    for sk in ["header", *(f"file#{i:03d}" for i in (5, 1, 30, 12, *range(40, 60)))]:
+        ddb.put_item(TableName="t", Item=_key(sk))
+    expected = _pages(ddb)
+
+    monkeypatch.setattr(Table, "query", Table.query)  # restored after the test
+    monkeypatch.setattr(moto_query, "WINDOW", window)
+    moto_query.apply()
+
+    assert _pages(ddb) == expected
+    assert sum(len(keys) for keys, _ in expected) == 24

@@ -357,7 +357,11 @@ def test_source_reads_are_scoped_to_the_buckets_or_the_given_prefixes(sam: dict[
 
 def test_manifest_access_is_scoped_to_the_two_manifest_prefixes(sam: dict[str, Any]) -> None:
     statement = Stack(sam, ManifestPrefix="loader/m").statements()["ReadWriteManifests"]
-    assert sorted(statement["Action"]) == ["s3:GetObject", "s3:PutObject"]
+    assert sorted(statement["Action"]) == [
+        "s3:AbortMultipartUpload",
+        "s3:GetObject",
+        "s3:PutObject",
+    ]
     assert statement["Resource"] == [
         "arn:aws:s3:::manifests-bucket/loader/m/*",
         "arn:aws:s3:::manifests-bucket/failed-manifests/*",
