@@ -165,8 +165,8 @@ class Registration:
         now: float,
         current_of: CurrentOf | None,
     ) -> None:
-        """Today's path for one prefix: plain writes (then a read and a decision), following a
-        sealed batch to the next one and settling the files the ledger knew."""
+        """One prefix alone on the plain path: plain writes (then a read and a decision),
+        following a sealed batch to the next one and settling the files the ledger knew."""
         progress.quiet = False
         prefix, policy = progress.arrivals.prefix, progress.arrivals.policy
         rounds_left = MAX_ROUNDS + len(progress.pending)
