@@ -165,6 +165,111 @@ def _reject_malformed(patch: Patch) -> None:
     patch(events, "_sqs_message", sqs_message)
 
 
+def _reprocess_keeps_moved(patch: Patch) -> None:
+    """Reprocessing a failed batch keeps the files re-uploaded into later batches since."""
+    from loader.lifecycle import BatchLifecycle
+
+    def keep(self: Any, batch: Any) -> None:
+        return None
+
+    patch(BatchLifecycle, "_omit_moved_members", keep)
+
+
+def _unconditional_ledger(patch: Patch) -> None:
+    """The ledger write of a new file is an unconditional put (the original loader's upsert):
+    a redelivered notice registers the file again."""
+    from loader.adapters.file_ledger import FileLedger
+
+    real = FileLedger._ledger_put
+
+    def ledger_put(self: Any, *args: Any) -> dict[str, Any]:
+        item = real(self, *args)
+        put = {k: v for k, v in item["Put"].items() if "Condition" not in k}
+        put.pop("ExpressionAttributeNames")
+        return {"Put": put}
+
+    patch(FileLedger, "_ledger_put", ledger_put)
+
+
+def _stale_as_reupload(patch: Patch) -> None:
+    """Notices are not ordered by their sequencer: an older upload's late notice counts as a
+    re-upload."""
+    from loader import decisions, reconcile, registration
+
+    def classify(existing: Any, obj: Any, policy: Any) -> Any:
+        if existing is None:
+            return decisions.Arrival.NEW
+        if decisions.is_same_upload(existing, obj):
+            return decisions.Arrival.DUPLICATE
+        if policy is decisions.ReuploadPolicy.RELOAD:
+            return decisions.Arrival.REUPLOAD
+        return decisions.Arrival.REUPLOAD_IGNORED
+
+    for module in (registration, reconcile):
+        patch(module, "classify_arrival", classify)
+
+
+def _silent_failure(patch: Patch) -> None:
+    """A batch that fails ends `error` without a failure notice."""
+    from loader.lifecycle import BatchLifecycle
+
+    real = BatchLifecycle._fail
+
+    def fail(self: Any, *args: Any) -> Any:
+        notifier, self._notifier = self._notifier, None
+        try:
+            return real(self, *args)
+        finally:
+            self._notifier = notifier
+
+    patch(BatchLifecycle, "_fail", fail)
+
+
+def _no_lease_recovery(patch: Patch) -> None:
+    """The sweep never takes over a batch whose lease expired."""
+    from loader.sealing import Sealer
+
+    def recover(self: Any, *args: Any) -> bool:
+        return False
+
+    patch(Sealer, "_recover", recover)
+
+
+def _fence_always_claims(patch: Patch) -> None:
+    """A holder whose lease was taken over still claims the batch's fence in each target."""
+    from loader.loading.sql import ledger
+
+    real_fence, real_guard = ledger.fence_sql, ledger.fence_guard_sql
+
+    def fence_sql(schema: str, entry: Any, dialect: Any) -> str:
+        return real_fence(schema, entry, dialect).rsplit(" AND generation <=", 1)[0]
+
+    def fence_guard_sql(schema: str, entry: Any) -> str:
+        return real_guard(schema, entry).rsplit(" AND generation =", 1)[0]
+
+    patch(ledger, "fence_sql", fence_sql)
+    patch(ledger, "fence_guard_sql", fence_guard_sql)
+
+
+def _no_fence(patch: Patch) -> None:
+    """Load transactions neither claim the batch's fence nor look the ledger up again before
+    committing: a holder whose lease was taken over commits whatever happened meanwhile."""
+    from dataclasses import replace
+
+    from loader.loading.sql import redshift_script, script
+    from loader.loading.targets import postgres
+
+    real = script.build_script
+    dropped = {script.StepKind.FENCE, script.StepKind.FENCE_GUARD, script.StepKind.RECHECK}
+
+    def build_script(*args: Any, **kwargs: Any) -> Any:
+        built = real(*args, **kwargs)
+        return replace(built, steps=tuple(s for s in built.steps if s.kind not in dropped))
+
+    for module in (postgres, redshift_script):
+        patch(module, "build_script", build_script)
+
+
 BREAKS: dict[str, Callable[[Patch], None]] = {
     "registration-condition": _registration_condition,
     "seal-condition": _seal_condition,
@@ -173,6 +278,13 @@ BREAKS: dict[str, Callable[[Patch], None]] = {
     "redact": _redact,
     "debug-sql": _debug_sql,
     "malformed-isolation": _reject_malformed,
+    "reprocess-keeps-moved": _reprocess_keeps_moved,
+    "unconditional-ledger": _unconditional_ledger,
+    "stale-as-reupload": _stale_as_reupload,
+    "silent-failure": _silent_failure,
+    "no-lease-recovery": _no_lease_recovery,
+    "fence-always-claims": _fence_always_claims,
+    "no-fence": _no_fence,
 }
 
 

@@ -77,6 +77,10 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
     )
     for line in _REPORT.table():
         terminalreporter.write_line(line)
+    if _REPORT.paths:
+        terminalreporter.write_line("paths taken by the model-based ledger test:")
+        for path, count in sorted(_REPORT.paths.items()):
+            terminalreporter.write_line(f"  {count:>6}  {path}")
     path = os.environ.get("LOADER_RELIABILITY_REPORT")
     if path:
         data = {"scale": scale(), "broken": names, "rows": _REPORT.dump()}

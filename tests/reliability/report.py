@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import os
+from collections import Counter
 from dataclasses import dataclass, field
+
+PATHS = "paths taken by the model-based ledger test"
 
 
 def scale() -> float:
@@ -30,6 +33,8 @@ class Row:
 class Report:
     def __init__(self) -> None:
         self.rows: dict[str, Row] = {}
+        self.paths: Counter[str] = Counter()
+        """How often the model-based test took each path (rules and outcomes)."""
 
     def add(self, scenario: str, *, note: str | None = None, **counts: int) -> None:
         row = self.rows.setdefault(scenario, Row())
@@ -53,11 +58,17 @@ class Report:
         return lines
 
     def dump(self) -> dict[str, dict[str, object]]:
-        return {k: {**vars(v), "notes": sorted(v.notes)} for k, v in self.rows.items()}
+        rows = {k: {**vars(v), "notes": sorted(v.notes)} for k, v in self.rows.items()}
+        if self.paths:
+            rows[PATHS] = dict(self.paths)
+        return rows
 
     def merge(self, rows: dict[str, dict[str, object]]) -> None:
         """Rows from another process (an xdist worker)."""
         for name, values in rows.items():
+            if name == PATHS:
+                self.paths.update(values)  # type: ignore[arg-type]
+                continue
             row = self.rows.setdefault(name, Row())
             for key, value in values.items():
                 if key == "notes":

@@ -102,8 +102,18 @@ def test_every_compression_streams_back_the_original_bytes(compression: str, pac
     assert b"".join(text_input(stream, skip_lines=2)) == data[6:]
 
 
-def test_a_corrupt_gzip_file_is_bad_input_not_a_retry() -> None:
-    stream = decompressed(io.BytesIO(b"\x1f\x8bnot gzip at all"), "gzip", URL)
+@pytest.mark.parametrize(
+    ("compression", "corrupt"),
+    [
+        ("gzip", b"\x1f\x8bnot gzip at all"),
+        ("bzip2", b"BZh9not bzip2 at all"),
+        ("zstd", b"\x28\xb5\x2f\xfdnot zstd at all"),
+    ],
+)
+def test_a_corrupt_compressed_file_is_bad_input_not_a_retry(
+    compression: str, corrupt: bytes
+) -> None:
+    stream = decompressed(io.BytesIO(corrupt), compression, URL)
     with pytest.raises(BadInputError, match="cannot decompress") as caught:
         b"".join(text_input(stream, 0))
     assert caught.value.file == URL

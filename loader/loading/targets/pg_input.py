@@ -174,10 +174,20 @@ class _Guarded:
             return self._stream.read(size)
         except LoaderError:
             raise
-        except (BotoCoreError, OSError, EOFError, zlib.error, ValueError) as exc:
+        except (BotoCoreError, OSError, EOFError, zlib.error, ValueError, *_zstd_errors()) as exc:
             if self._network:
                 raise RetryableError(f"reading {self._url} failed: {exc}") from exc
             raise BadInputError(f"cannot decompress: {exc}", file=self._url, line=None) from exc
+
+
+def _zstd_errors() -> tuple[type[Exception], ...]:
+    """zstandard's ZstdError derives from Exception only; without this a corrupt .zst file
+    escaped unclassified (and was retried as if the network had failed)."""
+    try:
+        from zstandard import ZstdError
+    except ImportError:
+        return ()
+    return (ZstdError,)
 
 
 def lines(stream: Readable) -> Iterator[bytes]:
