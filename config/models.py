@@ -142,9 +142,15 @@ _NAMED_FORMATS = ("csv", "delimited", "json", "parquet", "orc")
 
 
 def schema_problem(target: Target, options: CopyOptions) -> str | None:
-    """Why this target's `create_table` / `schema_evolution` cannot work with these options."""
+    """Why this target's `create_table` / `schema_evolution` cannot work with these options (the
+    same rules for every target kind)."""
     kind = options.format.type
-    evolution = getattr(target, "schema_evolution", "none")
+    evolution = target.schema_evolution
+    if evolution == "add_columns" and target.columns:
+        return (
+            "schema_evolution add_columns cannot extend a COPY column list (columns); "
+            "drop the list or use schema_evolution detect"
+        )
     if evolution != "none":
         named = kind in _NAMED_FORMATS and getattr(options.format, "mode", "auto") in (
             "auto",
@@ -157,9 +163,7 @@ def schema_problem(target: Target, options: CopyOptions) -> str | None:
                 f"schema_evolution {evolution} needs files that name their columns: CSV or "
                 "delimited text with a header row (ignore_header_rows), JSON 'auto', Parquet or ORC"
             )
-    inferred = getattr(target, "create_table", "never") == "if_missing" and not getattr(
-        target, "table_columns", None
-    )
+    inferred = target.create_table == "if_missing" and not target.table_columns
     keyed = getattr(options.format, "mode", "auto") in ("auto", "auto_ignorecase")
     if inferred and (kind not in _NAMED_FORMATS or not keyed):
         return (

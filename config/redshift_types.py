@@ -12,6 +12,10 @@ its pages on numeric (r_Numeric_types201.md) and character types (r_Character_ty
 - CHAR(n) up to 4,096 bytes, VARCHAR(n) up to 65,535 bytes, `MAX` allowed for both; TEXT is a
   VARCHAR(256), BPCHAR a CHAR(256); CHAR without a length is CHAR(1), VARCHAR without one 256;
   VARBYTE (r_VARBYTE_type.md) defaults to 64,000 bytes, at most 1,024,000.
+
+PostgreSQL targets create and extend tables with the same spellings: every canonical type above
+is valid PostgreSQL DDL (TIMETZ included) except SUPER and VARBYTE, which PostgreSQL lacks
+(tests/integration/test_postgres_types.py creates each one on a real server).
 """
 
 from __future__ import annotations
@@ -60,11 +64,18 @@ _ALIASES = {
     "SUPER": "SUPER",
     "VARBYTE": "VARBYTE",
 }
+CANONICAL_NAMES = frozenset(_ALIASES.values())
 # Lengths fixed by the alias itself (TEXT and BPCHAR take none).
 _FIXED_LENGTH = {"TEXT": 256, "BPCHAR": 256}
 # r_VARBYTE_type.md: "The default length is 64,000"; the maximum 1,024,000 bytes.
 _LIMITS = {"CHAR": MAX_CHAR, "VARCHAR": MAX_VARCHAR, "VARBYTE": 1_024_000}
 _DEFAULT_LENGTHS = {"CHAR": 1, "VARCHAR": 256, "VARBYTE": 64_000}
+# No PostgreSQL type loads the same text the same way: JSONB would refuse the scalars SUPER takes
+# from text, BYTEA reads `\\x`-prefixed hex where VARBYTE reads bare hex. Refused, not mapped.
+_NOT_IN_POSTGRES = {
+    "SUPER": "SUPER has no PostgreSQL counterpart (use VARCHAR, or JSON text)",
+    "VARBYTE": "VARBYTE has no PostgreSQL counterpart (BYTEA reads other input)",
+}
 _SHAPE = re.compile(r"^\s*([A-Za-z][A-Za-z0-9 ]*?)\s*(?:\(\s*([^)]*?)\s*\))?\s*$")
 
 
@@ -117,6 +128,11 @@ def parse_type(text: str) -> RedshiftType:
 def normalize_type(text: str) -> str:
     """The canonical spelling of a type (what configurations store and DDL uses)."""
     return parse_type(text).sql()
+
+
+def postgres_problem(canonical: str) -> str | None:
+    """Why a PostgreSQL table cannot have a column of this canonical type (None: it can)."""
+    return _NOT_IN_POSTGRES.get(parse_type(canonical).name)
 
 
 def _decimal(text: str, arguments: str | None) -> RedshiftType:

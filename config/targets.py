@@ -8,7 +8,7 @@ from typing import Annotated, Literal, Self
 from pydantic import ConfigDict, Field, StringConstraints, field_validator, model_validator
 
 from config.identifiers import check_identifier, duplicates, folded, split_table_name
-from config.redshift_types import normalize_type
+from config.redshift_types import normalize_type, postgres_problem
 from config.suggest import SuggestingModel
 
 # Matched whole (fullmatch) and ASCII only: `\d` and `\w` would take any Unicode digit or letter.
@@ -137,6 +137,42 @@ class ColumnDefinition(_Model):
         return normalize_type(value)
 
 
+class TableSchemaOptions(_Model):
+    """The target table's shape: created when missing, extended when the files grow. Shared by
+    every target kind (Redshift, the Data API, PostgreSQL): loader/loading/targets/table_prep.py."""
+
+    create_table: Literal["never", "if_missing"] = "never"
+    """`if_missing`: before a load, create `table` (and its schema) when it does not exist, with
+    `table_columns` or else columns inferred from the batch's first file. `CREATE TABLE IF NOT
+    EXISTS` in its own transaction (its own statement over the Data API), so two loaders racing
+    end with one table and both loads."""
+    table_columns: Annotated[list[ColumnDefinition], Field(min_length=1)] | None = None
+    """The columns `create_table` creates, in file order (`loader-admin config infer` proposes
+    them). Unset: inferred from the first file (CSV header and values, JSON keys, Parquet / ORC
+    footers), with the widest type of each family (VARCHAR(65535), BIGINT, DECIMAL(38,s)).
+    A `postgres` target refuses SUPER and VARBYTE, which PostgreSQL does not have."""
+    schema_evolution: Literal["none", "detect", "add_columns"] = "none"
+    """Files whose columns differ from the table's. `none`: the COPY decides (a failed load's
+    notice still names the drift and the ALTER TABLE that would fix it); `detect`: compare sampled
+    files with the table before COPY and fail on any drift (JSON keys COPY would silently drop,
+    CSV headers in another order); `add_columns`: as `detect`, but columns the files add (at the
+    end, for positional formats) are added as nullable columns inside the load's transaction
+    first. Not with a `columns` list."""
+
+    @field_validator("table_columns")
+    @classmethod
+    def _table_columns(cls, value: list[ColumnDefinition] | None) -> list[ColumnDefinition] | None:
+        if value is not None:
+            _check_names([c.name for c in value], "table_columns")
+        return value
+
+    @model_validator(mode="after")
+    def _columns_need_creation(self) -> Self:
+        if self.table_columns is not None and self.create_table == "never":
+            raise ValueError("table_columns is only used with create_table: if_missing")
+        return self
+
+
 class CopyAuthorization(_Model):
     """How Redshift itself reads S3 during COPY."""
 
@@ -177,7 +213,7 @@ class CopyAuthorization(_Model):
         return self
 
 
-class RedshiftTarget(_TargetBase):
+class RedshiftTarget(TableSchemaOptions, _TargetBase):
     """A provisioned cluster or a Serverless workgroup over the PostgreSQL protocol (psycopg2)."""
 
     type: Literal["redshift"] = "redshift"
@@ -212,39 +248,6 @@ class RedshiftTarget(_TargetBase):
     """Seconds to wait for the connection (libpq `connect_timeout`)."""
     copy_authorization: CopyAuthorization = CopyAuthorization()
     """How Redshift itself reads S3 during COPY (default: `IAM_ROLE default`)."""
-    create_table: Literal["never", "if_missing"] = "never"
-    """`if_missing`: before a load, create `table` (and its schema) when it does not exist, with
-    `table_columns` or else columns inferred from the batch's first file. `CREATE TABLE IF NOT
-    EXISTS` in its own transaction, so two loaders racing end with one table and both loads."""
-    table_columns: Annotated[list[ColumnDefinition], Field(min_length=1)] | None = None
-    """The columns `create_table` creates, in file order (`loader-admin config infer` proposes
-    them). Unset: inferred from the first file (CSV header and values, JSON keys, Parquet / ORC
-    footers), with the widest type of each family (VARCHAR(65535), BIGINT, DECIMAL(38,s))."""
-    schema_evolution: Literal["none", "detect", "add_columns"] = "none"
-    """Files whose columns differ from the table's. `none`: Redshift decides (a failed load's
-    notice still names the drift and the ALTER TABLE that would fix it); `detect`: compare sampled
-    files with the table before COPY and fail on any drift (JSON keys Redshift would silently
-    drop, CSV headers in another order); `add_columns`: as `detect`, but columns the files add
-    (at the end, for positional formats) are added as nullable columns inside the load's
-    transaction first."""
-
-    @field_validator("table_columns")
-    @classmethod
-    def _table_columns(cls, value: list[ColumnDefinition] | None) -> list[ColumnDefinition] | None:
-        if value is not None:
-            _check_names([c.name for c in value], "table_columns")
-        return value
-
-    @model_validator(mode="after")
-    def _schema_options(self) -> Self:
-        if self.table_columns is not None and self.create_table == "never":
-            raise ValueError("table_columns is only used with create_table: if_missing")
-        if self.schema_evolution == "add_columns" and self.columns:
-            raise ValueError(
-                "schema_evolution add_columns cannot extend a COPY column list (columns); "
-                "drop the list or use schema_evolution detect"
-            )
-        return self
 
     @model_validator(mode="after")
     def _auth_fields(self) -> Self:
@@ -258,7 +261,7 @@ class RedshiftTarget(_TargetBase):
         return self
 
 
-class DataApiTarget(_TargetBase):
+class DataApiTarget(TableSchemaOptions, _TargetBase):
     """The Redshift Data API: no VPC networking; statements are submitted and polled."""
 
     type: Literal["data_api"] = "data_api"
@@ -285,7 +288,7 @@ class DataApiTarget(_TargetBase):
         return self
 
 
-class PostgresTarget(_TargetBase):
+class PostgresTarget(TableSchemaOptions, _TargetBase):
     """PostgreSQL (Aurora, RDS or local): files are streamed from S3 into COPY ... FROM STDIN."""
 
     type: Literal["postgres"] = "postgres"
@@ -307,6 +310,14 @@ class PostgresTarget(_TargetBase):
     def _where(self) -> Self:
         if not self.dsn and not self.secret_arn:
             raise ValueError("set dsn or secret_arn")
+        return self
+
+    @model_validator(mode="after")
+    def _postgres_types(self) -> Self:
+        for column in self.table_columns or ():
+            problem = postgres_problem(column.type)
+            if problem:
+                raise ValueError(f"table_columns {column.name!r}: {problem}")
         return self
 
 

@@ -34,6 +34,15 @@ if TYPE_CHECKING:
     from loader.adapters.timers import FlushTimers
 
 
+UNVALIDATED_CLIENTS = frozenset({"dynamodb"})
+"""Clients that skip botocore's client-side parameter validation. Every DynamoDB request is built
+by our adapters from the codec (loader/adapters/codec.py), never from user input, and DynamoDB
+validates it again anyway (a bad one is a ValidationException, a terminal ClientError); walking a
+99-item transaction against the service model was ~45 % of the loader's CPU in SQS batches of
+100 (docs/performance.md §2). Other clients keep it: their calls are per batch, not per file,
+and some carry values an operator typed."""
+
+
 @dataclass
 class Deps:
     """The adapters the service, the lifecycle and the targets use."""
@@ -55,6 +64,7 @@ class Deps:
                     retries={"mode": "standard", "max_attempts": 4},
                     connect_timeout=5,
                     read_timeout=60,
+                    parameter_validation=name not in UNVALIDATED_CLIENTS,
                 ),
             )
         return self._clients[name]

@@ -10,10 +10,8 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple, TypeGuard
 from urllib.parse import unquote_plus
-
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from loader.errors import MalformedEventError
 from loader.models import S3Object
@@ -79,65 +77,72 @@ class Invocation:
     messages: list[Message]
 
 
-# --- wire models (aliases for wire names; the key is decoded once, here) -------------------
-
-
-class _Wire(BaseModel):
-    model_config = ConfigDict(extra="ignore", frozen=True, populate_by_name=True)
-
-
-class _S3Bucket(_Wire):
-    name: str = Field(min_length=1)
-
-
-class _S3ObjectWire(_Wire):
-    key: str = Field(min_length=1)
-    size: int = Field(default=0, ge=0)
-    etag: str | None = Field(default=None, alias="eTag")
-    version_id: str | None = Field(default=None, alias="versionId")
-    sequencer: str | None = None
-
-
-class _S3Entity(_Wire):
-    bucket: _S3Bucket
-    object: _S3ObjectWire
-
-
-class _S3Record(_Wire):
-    event_source: str = Field(alias="eventSource")
-    event_name: str = Field(alias="eventName")
-    event_time: str | None = Field(default=None, alias="eventTime")
-    s3: _S3Entity
-
-
-class _EventBridgeObject(_Wire):
-    key: str = Field(min_length=1)
-    size: int = Field(default=0, ge=0)
-    etag: str | None = None
-    version_id: str | None = Field(default=None, alias="version-id")
-    sequencer: str | None = None
-
-
-class _EventBridgeDetail(_Wire):
-    bucket: _S3Bucket
-    object: _EventBridgeObject
-
-
-class _FlushTimerWire(_Wire):
-    prefix: str = Field(min_length=1)
-    batch_id: str = Field(min_length=1)
-    due_at: float
-
-
-class _ReconcileWire(_Wire):
-    prefix: str | None = Field(default=None, min_length=1)
-    lookback_seconds: float | None = Field(default=None, gt=0)
-
-
-# --- parsing -------------------------------------------------------------------------------
-
+# --- parsing: the shapes AWS sends, read directly; anything else goes to the wire models -----
+#
+# Building pydantic wire models cost ~15 ms of every cold start and a few microseconds per
+# record. The records S3, EventBridge and the loader itself send are read here with plain type
+# checks that accept only what the wire models (loader/event_wire.py) would accept unchanged;
+# any other record goes through those models, which coerce it or refuse it with the same clear
+# error as ever. Keys in their Python spelling (`etag`, `version_id`, ...) are accepted by the
+# models (populate_by_name), so their presence sends a record to the slow path too.
 
 MAX_KEY_BYTES = 1024  # S3's limit: anything longer cannot name a real object
+
+_S3_RECORD_NAMES = frozenset({"event_source", "event_name", "event_time"})
+_S3_OBJECT_NAMES = frozenset({"etag", "version_id"})
+_EVENTBRIDGE_OBJECT_NAMES = frozenset({"version_id"})
+
+
+class _Fields(NamedTuple):
+    """What a notification says about one object (key as sent)."""
+
+    bucket: str
+    key: str
+    size: int
+    etag: str | None
+    version_id: str | None
+    sequencer: str | None
+
+
+def _is_str(value: Any) -> TypeGuard[str]:
+    """A str the wire models take as it is (they refuse lone surrogates: not Unicode text)."""
+    if type(value) is not str:
+        return False
+    if value.isascii():
+        return True
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _text(value: Any) -> TypeGuard[str]:
+    return value != "" and _is_str(value)
+
+
+def _optional_text(value: Any) -> TypeGuard[str | None]:
+    return value is None or _is_str(value)
+
+
+def _seconds(value: Any) -> TypeGuard[int | float]:
+    """A number the wire models read as the same float (bools and huge ints go the slow way)."""
+    return type(value) is float or (type(value) is int and abs(value) <= 2**53)
+
+
+def _object_fields(
+    bucket: Any, obj: Any, etag_key: str, version_key: str, python_names: frozenset[str]
+) -> _Fields | None:
+    """The object of an S3 or EventBridge notification, when it is exactly as AWS sends it."""
+    if type(bucket) is not dict or type(obj) is not dict or python_names & obj.keys():
+        return None
+    name, key, size = bucket.get("name"), obj.get("key"), obj.get("size", 0)
+    etag, version_id, sequencer = obj.get(etag_key), obj.get(version_key), obj.get("sequencer")
+    if not (_text(name) and _text(key) and type(size) is int and size >= 0):
+        return None
+    if not (_optional_text(etag) and _optional_text(version_id) and _optional_text(sequencer)):
+        return None
+    return _Fields(name, key, size, etag, version_id, sequencer)
 
 
 def _checked_key(key: str) -> str:
@@ -146,26 +151,66 @@ def _checked_key(key: str) -> str:
     return key
 
 
-def _s3_record(raw: dict[str, Any]) -> Notice:
-    try:
-        record = _S3Record.model_validate(raw)
-    except ValidationError as exc:
-        raise MalformedEventError(f"malformed S3 record: {_first_error(exc)}") from exc
-    if record.event_source != "aws:s3":
-        raise MalformedEventError(f"unexpected eventSource {record.event_source!r} in an S3 record")
-    if not record.event_name.removeprefix("s3:").startswith("ObjectCreated:"):
-        return Ignored(f"S3 event {record.event_name} is not an object creation")
+def _s3_header(raw: dict[str, Any]) -> tuple[str, str, str | None, _Fields]:
+    """eventSource, eventName, eventTime and the object of an S3 record."""
+    source, name, time = raw.get("eventSource"), raw.get("eventName"), raw.get("eventTime")
+    entity = raw.get("s3")
+    if (
+        _is_str(source)
+        and _is_str(name)
+        and _optional_text(time)
+        and type(entity) is dict
+        and not _S3_RECORD_NAMES & raw.keys()
+    ):
+        fields = _object_fields(
+            entity.get("bucket"), entity.get("object"), "eTag", "versionId", _S3_OBJECT_NAMES
+        )
+        if fields is not None:
+            return source, name, time, fields
+    from loader.event_wire import S3Record, validated
+
+    record = validated(S3Record, raw, "S3 record")
     obj = record.s3.object
+    fields = _Fields(
+        record.s3.bucket.name, obj.key, obj.size, obj.etag, obj.version_id, obj.sequencer
+    )
+    return record.event_source, record.event_name, record.event_time, fields
+
+
+def _s3_record(raw: dict[str, Any]) -> Notice:
+    event_source, event_name, event_time, obj = _s3_header(raw)
+    if event_source != "aws:s3":
+        raise MalformedEventError(f"unexpected eventSource {event_source!r} in an S3 record")
+    if not event_name.removeprefix("s3:").startswith("ObjectCreated:"):
+        return Ignored(f"S3 event {event_name} is not an object creation")
     return S3Object(
-        bucket=record.s3.bucket.name,
+        bucket=obj.bucket,
         # S3 URL-encodes keys in notifications: a space arrives as '+', a real '+' as '%2B'.
         key=_checked_key(unquote_plus(obj.key)),
         size=obj.size,
         etag=obj.etag,
         version_id=obj.version_id,
         sequencer=obj.sequencer,
-        event_time=record.event_time,
+        event_time=event_time,
     )
+
+
+def _eventbridge_object(detail: Any) -> _Fields:
+    if type(detail) is dict:
+        fields = _object_fields(
+            detail.get("bucket"),
+            detail.get("object"),
+            "etag",
+            "version-id",
+            _EVENTBRIDGE_OBJECT_NAMES,
+        )
+        if fields is not None:
+            return fields
+    from loader.event_wire import EventBridgeDetail, validated
+
+    parsed = validated(EventBridgeDetail, detail, "EventBridge S3 event")
+    obj = parsed.object
+    return _Fields(parsed.bucket.name, obj.key, obj.size, obj.etag, obj.version_id, obj.sequencer)
 
 
 def _eventbridge(raw: dict[str, Any]) -> list[Notice]:
@@ -176,18 +221,14 @@ def _eventbridge(raw: dict[str, Any]) -> list[Notice]:
         raise MalformedEventError(f"unsupported EventBridge source {raw.get('source')!r}")
     if detail_type != "Object Created":
         return [Ignored(f"EventBridge S3 event {detail_type!r} is not an object creation")]
-    try:
-        detail = _EventBridgeDetail.model_validate(raw.get("detail"))
-    except ValidationError as exc:
-        raise MalformedEventError(f"malformed EventBridge S3 event: {_first_error(exc)}") from exc
-    obj = detail.object
+    obj = _eventbridge_object(raw.get("detail"))
     event_time = raw.get("time")
     if event_time is not None and not isinstance(event_time, str):
         raise MalformedEventError("EventBridge event 'time' is not a string")
     # EventBridge carries the key as written, not URL-encoded.
     return [
         S3Object(
-            bucket=detail.bucket.name,
+            bucket=obj.bucket,
             key=_checked_key(obj.key),
             size=obj.size,
             etag=obj.etag,
@@ -198,21 +239,26 @@ def _eventbridge(raw: dict[str, Any]) -> list[Notice]:
     ]
 
 
+def _flush_timer(raw: dict[str, Any]) -> FlushTimer:
+    prefix, batch_id, due_at = raw.get("prefix"), raw.get("batch_id"), raw.get("due_at")
+    if _text(prefix) and _text(batch_id) and _seconds(due_at):
+        return FlushTimer(prefix, batch_id, float(due_at))
+    from loader.event_wire import FlushTimerWire, validated
+
+    timer = validated(FlushTimerWire, raw, "flush timer")
+    return FlushTimer(timer.prefix, timer.batch_id, timer.due_at)
+
+
 def _loader_message(raw: dict[str, Any]) -> list[Notice]:
     kind = raw.get("loader")
     if kind == SWEEP:
         return [SweepRequest()]
     if kind == FLUSH_TIMER:
-        try:
-            timer = _FlushTimerWire.model_validate(raw)
-        except ValidationError as exc:
-            raise MalformedEventError(f"malformed flush timer: {_first_error(exc)}") from exc
-        return [FlushTimer(timer.prefix, timer.batch_id, timer.due_at)]
+        return [_flush_timer(raw)]
     if kind == RECONCILE:
-        try:
-            request = _ReconcileWire.model_validate(raw)
-        except ValidationError as exc:
-            raise MalformedEventError(f"malformed reconcile request: {_first_error(exc)}") from exc
+        from loader.event_wire import ReconcileWire, validated
+
+        request = validated(ReconcileWire, raw, "reconcile request")
         return [ReconcileRequest(request.prefix, request.lookback_seconds)]
     raise MalformedEventError(f"unknown loader message kind {kind!r}")
 
@@ -295,9 +341,3 @@ def _sqs_message(record: dict[str, Any]) -> Message:
         return Message(message_id, parse_payload(record.get("body")))
     except MalformedEventError as exc:
         return Message(message_id, error=str(exc))
-
-
-def _first_error(exc: ValidationError) -> str:
-    err = exc.errors()[0]
-    where = ".".join(str(part) for part in err.get("loc", ()))
-    return f"{where}: {err.get('msg')}" if where else str(err.get("msg"))

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import time
-from typing import Any
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
 
 from loader import metrics
 from loader.deps import Deps
@@ -12,6 +13,11 @@ from loader.events import parse_event
 from loader.log import logger
 from loader.service import LoaderService, new_owner_id
 from loader.settings import Settings
+
+if TYPE_CHECKING:
+    from config.models import PrefixConfig
+    from loader.models import Batch
+    from loader.ports import BatchLoader, LoadContext, LoadResult, Notifier
 
 _deps: Deps | None = None
 
@@ -29,13 +35,40 @@ def reset() -> None:
     _deps = None
 
 
-def build_service(d: Deps, request_id: str | None = None) -> LoaderService:
-    from loader.loading import build_loader
-    from loader.notify import build_notifier
+class _OnFirstBatch:
+    """The loader and the notifier, built when a batch of this invocation first needs them: an
+    invocation that only registers files never imports the loading and notify modules (a cold
+    start pays them only when it seals)."""
 
-    return LoaderService(
-        d, loader=build_loader(d), notifier=build_notifier(d), owner=new_owner_id(request_id)
-    )
+    def __init__(self, d: Deps) -> None:
+        self._deps = d
+
+    @cached_property
+    def _loader(self) -> BatchLoader:
+        from loader.loading import build_loader
+
+        loader = build_loader(self._deps)
+        assert loader is not None  # the Lambda's build always has the targets
+        return loader
+
+    @cached_property
+    def _notifier(self) -> Notifier:
+        from loader.notify import build_notifier
+
+        return build_notifier(self._deps)
+
+    def load(
+        self, config: PrefixConfig, batch: Batch, manifest_url: str, context: LoadContext
+    ) -> LoadResult:
+        return self._loader.load(config, batch, manifest_url, context)
+
+    def batch_finished(self, config: PrefixConfig, batch: Batch, result: LoadResult) -> None:
+        self._notifier.batch_finished(config, batch, result)
+
+
+def build_service(d: Deps, request_id: str | None = None) -> LoaderService:
+    parts = _OnFirstBatch(d)
+    return LoaderService(d, loader=parts, notifier=parts, owner=new_owner_id(request_id))
 
 
 def _deadline(context: Any) -> float:

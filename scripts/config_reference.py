@@ -84,7 +84,9 @@ Guide pages cited in `config/copy_parameters.py` and `tests/unit/test_redshift_r
   canonical spelling (`int8` is `BIGINT`, `text` is `VARCHAR(256)`), DECIMAL precision is at most
   38, CHAR at most 4096 and VARCHAR at most 65535 bytes (or `MAX`). `create_table` without
   `table_columns` and `schema_evolution` need files that name their columns (a header row, JSON
-  'auto', Parquet, ORC); `schema_evolution: add_columns` cannot extend a `columns` list.
+  'auto', Parquet, ORC); `schema_evolution: add_columns` cannot extend a `columns` list. These
+  rules hold for every target kind; a `postgres` target also refuses SUPER and VARBYTE columns,
+  which PostgreSQL does not have (every other canonical type is valid PostgreSQL DDL).
 - A misspelt key is reported with the field it was probably meant to be
   (`filname_filter: Extra inputs are not permitted; did you mean 'filename_filter'?`).
 """
@@ -102,7 +104,7 @@ SECTIONS: list[tuple[str, type[BaseModel], str]] = [
     (
         "targets[].table_columns[]",
         ColumnDefinition,
-        "`redshift` targets: the table `create_table: if_missing` creates.",
+        "Every target kind: the table `create_table: if_missing` creates.",
     ),
     ("targets[].copy_authorization", CopyAuthorization, "How Redshift reads S3 during COPY."),
     ("copy_options", CopyOptions, "Data conversion and load parameters."),

@@ -316,7 +316,7 @@ def _tables(
     """Create each target's table (unless the target does): how each came to be."""
     made = {}
     for target in config.targets:
-        if getattr(target, "create_table", "never") == "if_missing" and ddl is None:
+        if target.create_table == "if_missing" and ddl is None:
             made[target.name] = "created by the target (create_table: if_missing)"
             continue
         statement = ddl

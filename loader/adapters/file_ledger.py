@@ -21,14 +21,14 @@ from loader.adapters.codec import names, values
 from loader.adapters.dynamo import ConditionLost, Dynamo
 from loader.adapters.items import (
     header_key,
-    ledger_item,
     ledger_key,
-    member_item,
     member_key,
+    new_ledger_item,
+    new_member_item,
 )
 from loader.adapters.parts import Part, Refused, packed, refused
 from loader.errors import LoaderError, RetryableError, TerminalError
-from loader.models import BatchMember, FileRecord, Headroom, S3Object
+from loader.models import FileRecord, Headroom, S3Object
 from loader.retry import retrying
 
 if TYPE_CHECKING:
@@ -293,32 +293,20 @@ class FileLedger:
         }
 
     def _ledger_put(self, obj: S3Object, prefix: str, batch_id: str, now: float) -> dict[str, Any]:
-        record = FileRecord(
-            url=obj.url,
-            prefix=prefix,
-            batch_id=batch_id,
-            size=obj.size,
-            etag=obj.etag,
-            version_id=obj.version_id,
-            sequencer=obj.sequencer,
-            first_received_at=now,
-            last_received_at=now,
-        )
         return {
             "Put": {
                 "TableName": self._tables.files,
-                "Item": ledger_item(record),
+                "Item": new_ledger_item(obj, prefix, batch_id, now),
                 **when.NEVER_REGISTERED.params(),
                 "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
             }
         }
 
     def _member_put(self, obj: S3Object, batch_id: str) -> dict[str, Any]:
-        member = BatchMember(url=obj.url, size=obj.size, etag=obj.etag, version_id=obj.version_id)
         return {
             "Put": {
                 "TableName": self._tables.batches,
-                "Item": member_item(batch_id, member),
+                "Item": new_member_item(batch_id, obj),
                 **when.NEW_ITEM.params(),
             }
         }

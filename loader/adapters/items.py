@@ -14,7 +14,15 @@ import hashlib
 from typing import Any
 
 from loader.adapters.codec import decode, encode
-from loader.models import Batch, BatchMember, BatchStatus, FileRecord, Lease, TargetState
+from loader.models import (
+    Batch,
+    BatchMember,
+    BatchStatus,
+    FileRecord,
+    Lease,
+    S3Object,
+    TargetState,
+)
 
 MAX_SORT_KEY_BYTES = 1000
 """DynamoDB caps sort keys at 1,024 bytes; S3 keys may be 1,024 bytes themselves."""
@@ -86,9 +94,32 @@ def new_header_item(batch_id: str, prefix: str, now: float) -> dict[str, Any]:
     )
 
 
-def member_item(batch_id: str, member: BatchMember) -> dict[str, Any]:
-    return {**member_key(batch_id, member.url), **encode(member.model_dump())}
+# Registration writes two items per file, built straight from the notified object: the dumps of
+# a new BatchMember / FileRecord (tests/unit/test_codec.py), without building and dumping two
+# pydantic models per file (about half the time of building them; ~10 % of a batched file's CPU).
 
 
-def ledger_item(record: FileRecord) -> dict[str, Any]:
-    return encode(record.model_dump(exclude={"previous_batches"}))
+def new_member_item(batch_id: str, obj: S3Object) -> dict[str, Any]:
+    """The member item of a file joining a batch (a BatchMember)."""
+    url = obj.url
+    fields = {"url": url, "size": obj.size, "etag": obj.etag, "version_id": obj.version_id}
+    return {**member_key(batch_id, url), **encode(fields)}
+
+
+def new_ledger_item(obj: S3Object, prefix: str, batch_id: str, now: float) -> dict[str, Any]:
+    """The ledger item of a file registered for the first time (a FileRecord, received once)."""
+    return encode(
+        {
+            "url": obj.url,
+            "prefix": prefix,
+            "batch_id": batch_id,
+            "size": obj.size,
+            "etag": obj.etag,
+            "version_id": obj.version_id,
+            "sequencer": obj.sequencer,
+            "first_received_at": now,
+            "last_received_at": now,
+            "times_received": 1,
+            "revision": 1,
+        }
+    )

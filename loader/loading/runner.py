@@ -57,7 +57,7 @@ def make_adapter(kind: str, deps: Deps, credentials: Credentials) -> TargetAdapt
     if kind == "data_api":
         from loader.loading.targets.data_api import DataApiAdapter
 
-        return DataApiAdapter(deps.data_api, credentials)
+        return DataApiAdapter(deps.data_api, credentials, s3=lambda: deps.s3)
     if kind == "postgres":
         from loader.loading.targets.postgres import PostgresAdapter
 

@@ -1,5 +1,9 @@
 """`create_table: if_missing`: the loader creates a missing table before loading, from the
-configured columns or from the batch's first file, once, even when two loads race for it."""
+configured columns or from the batch's first file, once, even when two loads race for it.
+
+Every target kind: `redshift` (psycopg2 through the stand-in), `data_api` (the fake Data API over
+the stand-in) and `postgres` (psycopg2 straight to PostgreSQL, which takes no Parquet or ORC).
+"""
 
 from __future__ import annotations
 
@@ -11,12 +15,15 @@ import uuid
 import psycopg2
 import pyarrow as pa
 import pyarrow.parquet as pq
+import pytest
 from e2e.stack import Stack
 
 from loader.models import BatchStatus
 from support.aws import BUCKET
 
 CSV = {"format": {"type": "csv", "ignore_header_rows": 1}}
+KINDS = ["redshift", "data_api", "postgres"]
+REDSHIFT_KINDS = ["redshift", "data_api"]
 
 
 def fresh_table(stack: Stack) -> str:
@@ -33,10 +40,11 @@ def columns(stack: Stack, table: str) -> list[tuple[str, str]]:
     )
 
 
-def test_the_configured_columns_make_the_table(stack: Stack) -> None:
+@pytest.mark.parametrize("kind", KINDS)
+def test_the_configured_columns_make_the_table(stack: Stack, kind: str) -> None:
     table = fresh_table(stack)
     target = stack.target(
-        "redshift",
+        kind,
         table,
         create_table="if_missing",
         table_columns=[
@@ -52,9 +60,12 @@ def test_the_configured_columns_make_the_table(stack: Stack) -> None:
     assert stack.rows(table) == [(1, "a")]
 
 
-def test_without_columns_the_first_files_header_and_values_make_the_table(stack: Stack) -> None:
+@pytest.mark.parametrize("kind", KINDS)
+def test_without_columns_the_first_files_header_and_values_make_the_table(
+    stack: Stack, kind: str
+) -> None:
     table = fresh_table(stack)
-    stack.config(stack.target("redshift", table, create_table="if_missing"), copy_options=CSV)
+    stack.config(stack.target(kind, table, create_table="if_missing"), copy_options=CSV)
 
     stack.deliver(
         stack.put("in/a.csv", b"Order ID,amount,placed\n1,2.50,2026-01-02\n"),
@@ -70,10 +81,30 @@ def test_without_columns_the_first_files_header_and_values_make_the_table(stack:
     assert [(r[0], str(r[1])) for r in stack.rows(table)] == [(1, "2.50"), (2, "3.75")]
 
 
-def test_a_parquet_table_comes_from_the_files_footer(stack: Stack) -> None:
+@pytest.mark.parametrize("kind", KINDS)
+def test_a_json_table_comes_from_the_first_files_keys(stack: Stack, kind: str) -> None:
     table = fresh_table(stack)
     stack.config(
-        stack.target("redshift", table, create_table="if_missing"),
+        stack.target(kind, table, create_table="if_missing"),
+        files=1,
+        copy_options={"format": {"type": "json"}},
+    )
+
+    stack.deliver(stack.put("in/a.json", b'{"id": 7, "name": "x", "ok": true}\n'))
+
+    assert columns(stack, table) == [
+        ("id", "bigint"),
+        ("name", "character varying"),
+        ("ok", "boolean"),
+    ]
+    assert stack.rows(table) == [(7, "x", True)]
+
+
+@pytest.mark.parametrize("kind", REDSHIFT_KINDS)
+def test_a_parquet_table_comes_from_the_files_footer(stack: Stack, kind: str) -> None:
+    table = fresh_table(stack)
+    stack.config(
+        stack.target(kind, table, create_table="if_missing"),
         files=1,
         copy_options={"format": {"type": "parquet"}},
     )
@@ -86,11 +117,10 @@ def test_a_parquet_table_comes_from_the_files_footer(stack: Stack) -> None:
     assert stack.rows(table) == [(7, "x")]
 
 
-def test_an_existing_table_is_left_as_it_is(stack: Stack) -> None:
+@pytest.mark.parametrize("kind", KINDS)
+def test_an_existing_table_is_left_as_it_is(stack: Stack, kind: str) -> None:
     table = stack.table("id bigint, name varchar(10), extra int")
-    stack.config(
-        stack.target("redshift", table, create_table="if_missing"), files=1, copy_options=CSV
-    )
+    stack.config(stack.target(kind, table, create_table="if_missing"), files=1, copy_options=CSV)
 
     stack.deliver(stack.put("in/a.csv", b"id,name,extra\n1,a,3\n"))
 
@@ -98,12 +128,15 @@ def test_an_existing_table_is_left_as_it_is(stack: Stack) -> None:
     assert stack.rows(table) == [(1, "a", 3)]
 
 
-def test_two_loads_racing_to_create_the_table_make_it_once_and_both_load(stack: Stack) -> None:
+@pytest.mark.parametrize("kind", KINDS)
+def test_two_loads_racing_to_create_the_table_make_it_once_and_both_load(
+    stack: Stack, kind: str
+) -> None:
     # GIVEN two prefixes loading into the same missing table
     table = fresh_table(stack)
     for folder in ("a", "b"):
         stack.config(
-            stack.target("redshift", table, create_table="if_missing"),
+            stack.target(kind, table, create_table="if_missing"),
             files=1,
             copy_options=CSV,
             prefix=f"{BUCKET}/{folder}",

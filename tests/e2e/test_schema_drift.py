@@ -2,8 +2,10 @@
 columns it requires) fails with a notice that names them and gives the ALTER TABLE; with
 `schema_evolution: add_columns` the columns are added inside the load's transaction.
 
-Redshift target through the stand-in (COPY errors as Redshift words them); the loader reads the
-Parquet / ORC schema from the file's footer itself (no pyarrow in the Lambda).
+Every target kind: `redshift` (psycopg2 through the stand-in, COPY errors as Redshift words
+them), `data_api` (the fake Data API over the stand-in) and `postgres` (straight to PostgreSQL,
+which takes no Parquet or ORC). The loader reads the Parquet / ORC schema from the file's footer
+itself (no pyarrow in the Lambda).
 """
 
 from __future__ import annotations
@@ -57,17 +59,29 @@ FILES = {
         "in/a.orc",
         columnar("orc", {"id": [1], "name": ["a"], "amount": [2.5]}),
     ),
+    "json": ({"format": {"type": "json"}}, "in/a.json", b'{"id": 1, "name": "a", "amount": 2.5}\n'),
 }
+KINDS = ["redshift", "data_api", "postgres"]
 
 
-@pytest.mark.parametrize("fmt", ["csv", "parquet", "orc"])
+def cases(*formats: str) -> list[tuple[str, str]]:
+    """(kind, format) pairs; PostgreSQL targets load text and JSON only."""
+    return [
+        (kind, fmt)
+        for kind in KINDS
+        for fmt in formats
+        if kind != "postgres" or fmt not in ("parquet", "orc")
+    ]
+
+
+@pytest.mark.parametrize(("kind", "fmt"), cases("csv", "parquet", "orc"))
 def test_a_new_column_fails_the_load_and_the_notice_names_it_with_the_alter_table(
-    stack: Stack, fmt: str
+    stack: Stack, kind: str, fmt: str
 ) -> None:
     # GIVEN a table (id, name) and a file that also carries `amount`
     table = stack.table("id bigint, name varchar(10)")
     options, key, body = FILES[fmt]
-    stack.config(stack.target("redshift", table), files=1, copy_options=options)
+    stack.config(stack.target(kind, table), files=1, copy_options=options)
 
     # WHEN the batch is loaded (schema_evolution is off: Redshift's COPY decides)
     stack.deliver(stack.put(key, body))
@@ -82,12 +96,13 @@ def test_a_new_column_fails_the_load_and_the_notice_names_it_with_the_alter_tabl
     assert "the files carry columns the table lacks: amount" in drift["summary"]
 
 
-def test_a_json_file_lacking_a_required_column_is_named_in_the_notice(stack: Stack) -> None:
+@pytest.mark.parametrize("kind", KINDS)
+def test_a_json_file_lacking_a_required_column_is_named_in_the_notice(
+    stack: Stack, kind: str
+) -> None:
     # GIVEN a table whose `id` is NOT NULL and records without `id` but with a new key
     table = stack.table("id int not null, name varchar(10)")
-    stack.config(
-        stack.target("redshift", table), files=1, copy_options={"format": {"type": "json"}}
-    )
+    stack.config(stack.target(kind, table), files=1, copy_options={"format": {"type": "json"}})
 
     stack.deliver(stack.put("in/a.json", b'{"name": "a", "colour": "red"}\n'))
 
@@ -97,10 +112,11 @@ def test_a_json_file_lacking_a_required_column_is_named_in_the_notice(stack: Sta
     assert drift["extra_columns"] == ["colour"]
 
 
-def test_detect_fails_json_keys_redshift_would_silently_drop(stack: Stack) -> None:
+@pytest.mark.parametrize("kind", KINDS)
+def test_detect_fails_json_keys_redshift_would_silently_drop(stack: Stack, kind: str) -> None:
     # GIVEN JSON records with a key the table lacks (COPY 'auto' would just ignore it)
     table = stack.table("id int, name varchar(10)")
-    target = stack.target("redshift", table, schema_evolution="detect")
+    target = stack.target(kind, table, schema_evolution="detect")
     stack.config(target, files=1, copy_options={"format": {"type": "json"}})
 
     stack.deliver(stack.put("in/a.json", b'{"id": 1, "name": "a", "colour": "red"}\n'))
@@ -111,13 +127,15 @@ def test_detect_fails_json_keys_redshift_would_silently_drop(stack: Stack) -> No
     assert drift_notice(stack)["extra_columns"] == ["colour"]
 
 
-@pytest.mark.parametrize("fmt", ["csv", "parquet", "orc"])
-def test_add_columns_adds_the_new_column_and_loads_into_it(stack: Stack, fmt: str) -> None:
+@pytest.mark.parametrize(("kind", "fmt"), cases("csv", "parquet", "orc", "json"))
+def test_add_columns_adds_the_new_column_and_loads_into_it(
+    stack: Stack, kind: str, fmt: str
+) -> None:
     # GIVEN a table (id, name) with rows, and a file with a new last column
     table = stack.table("id bigint, name varchar(10)")
     stack.sql(f"INSERT INTO {table} VALUES (0, 'old')")
     options, key, body = FILES[fmt]
-    target = stack.target("redshift", table, schema_evolution="add_columns")
+    target = stack.target(kind, table, schema_evolution="add_columns")
     stack.config(target, files=1, copy_options=options)
 
     stack.deliver(stack.put(key, body))
@@ -130,10 +148,11 @@ def test_add_columns_adds_the_new_column_and_loads_into_it(stack: Stack, fmt: st
     ]
 
 
-def test_columns_added_by_a_failed_load_are_rolled_back_with_it(stack: Stack) -> None:
+@pytest.mark.parametrize("kind", KINDS)
+def test_columns_added_by_a_failed_load_are_rolled_back_with_it(stack: Stack, kind: str) -> None:
     # GIVEN two files with a new column, one of them with a bad id
     table = stack.table("id bigint, name varchar(10)")
-    target = stack.target("redshift", table, schema_evolution="add_columns")
+    target = stack.target(kind, table, schema_evolution="add_columns")
     stack.config(target, files=2, copy_options=CSV)
     good = stack.put("in/a.csv", b"id,name,amount\n1,a,2.5\n")
     bad = stack.put("in/b.csv", b"id,name,amount\nseven,b,1\n")
@@ -150,11 +169,12 @@ def test_columns_added_by_a_failed_load_are_rolled_back_with_it(stack: Stack) ->
     assert columns == [("id",), ("name",)]
 
 
+@pytest.mark.parametrize("kind", KINDS)
 def test_add_columns_refuses_a_new_column_in_the_middle_of_a_positional_file(
-    stack: Stack,
+    stack: Stack, kind: str
 ) -> None:
     table = stack.table("id bigint, name varchar(10)")
-    target = stack.target("redshift", table, schema_evolution="add_columns")
+    target = stack.target(kind, table, schema_evolution="add_columns")
     stack.config(target, files=1, copy_options=CSV)
 
     stack.deliver(stack.put("in/a.csv", b"id,amount,name\n1,2.5,a\n"))
@@ -165,11 +185,12 @@ def test_add_columns_refuses_a_new_column_in_the_middle_of_a_positional_file(
     assert stack.rows(table) == []
 
 
-def test_two_loads_adding_the_same_column_at_once_both_load(stack: Stack) -> None:
+@pytest.mark.parametrize("kind", KINDS)
+def test_two_loads_adding_the_same_column_at_once_both_load(stack: Stack, kind: str) -> None:
     # GIVEN two prefixes into one table, each with a file bringing the same new column
     table = stack.table("id bigint, name varchar(10)")
     for folder in ("a", "b"):
-        target = stack.target("redshift", table, schema_evolution="add_columns")
+        target = stack.target(kind, table, schema_evolution="add_columns")
         stack.config(target, files=1, copy_options=CSV, prefix=f"{BUCKET}/{folder}")
     records = {
         folder: stack.put(f"{folder}/x.csv", f"id,name,amount\n{n},{folder},{n}.5\n".encode())

@@ -88,6 +88,25 @@ def test_config_put_refuses_what_only_the_load_would_find_out(env: Env, run, tmp
     assert stored(env) == {}
 
 
+def test_config_validate_refuses_a_column_type_postgresql_lacks(run, tmp_path) -> None:
+    # GIVEN a PostgreSQL target asked to create a table with a SUPER column
+    raw = raw_config()
+    raw["copy_options"] = {"format": {"type": "csv", "ignore_header_rows": 1}}
+    raw["targets"][0] |= {
+        "create_table": "if_missing",
+        "table_columns": [{"name": "id", "type": "bigint"}, {"name": "doc", "type": "super"}],
+        "schema_evolution": "add_columns",
+    }
+
+    result = run("config", "validate", write(tmp_path, raw))
+
+    # THEN refused before any load, naming the column and why
+    assert result.exit_code == 1
+    assert "table_columns 'doc': SUPER has no PostgreSQL counterpart" in result.stderr
+    raw["targets"][0]["table_columns"][1]["type"] = "varchar(max)"
+    assert run("config", "validate", write(tmp_path, raw)).exit_code == 0
+
+
 def test_config_put_takes_several_documents_and_reports_created_or_updated(env, run, tmp_path):
     first = write(tmp_path, raw_config(), "one.yaml")
     both = tmp_path / "both.yaml"

@@ -79,6 +79,7 @@ class UnitState(StrEnum):
     LOADED = "loaded"  # its batch completed
     MOVED = "moved"  # a newer upload registered into a later batch (reload)
     OMITTED = "omitted"  # `batch reprocess --omit`, or its failed batch was deleted
+    SUPERSEDED = "superseded"  # reload: overwritten before its batch loaded, left out of it
 
 
 @dataclass(eq=False)
@@ -105,7 +106,7 @@ class Record:
     listed: bool
     """Written from a listing (reconcile/backfill), which carries no sequencer nor version id."""
     sequencer: int | None = None
-    """The sequencer the ledger keeps: a listing leaves the previous notice's in place."""
+    """The sequencer the ledger keeps (None when a listing wrote the record)."""
 
 
 @dataclass(frozen=True)
@@ -155,6 +156,11 @@ class LedgerModel:
             return Arrival.DUPLICATE
         if upload.seq < record.upload.seq:
             return Arrival.STALE
+        if self.reload and record.sequencer is None and self.current(upload.key) != upload:
+            # The ledger's upload came from a listing (no sequencer): the loader cannot tell
+            # which upload is newer, so one that is not what S3 holds now counts as stale (its
+            # content is gone: COPY could only read the current one, which registers itself).
+            return Arrival.STALE
         return Arrival.REUPLOAD if self.reload else Arrival.IGNORED
 
     def deliver(self, uploads: list[Upload]) -> list[Expected]:
@@ -172,9 +178,8 @@ class LedgerModel:
     def _register(self, upload: Upload, *, listed: bool) -> Expected:
         arrival = self.classify(upload)
         if arrival in (Arrival.NEW, Arrival.REUPLOAD):
-            previous = self.records.get(upload.key)
-            kept = previous.sequencer if previous else None
-            self.records[upload.key] = Record(upload, listed, kept if listed else upload.seq)
+            # A listing carries no sequencer, and the loader drops the older upload's.
+            self.records[upload.key] = Record(upload, listed, None if listed else upload.seq)
         return Expected(upload.key, upload, arrival, listed)
 
     def settle(self, expected: Expected, batch_id: str) -> str:

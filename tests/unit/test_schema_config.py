@@ -52,7 +52,15 @@ def test_types_redshift_does_not_have_are_refused(written: str, why: str) -> Non
         normalize_type(written)
 
 
-def config(fmt: dict[str, Any], **target: Any) -> PrefixConfig:
+WHERE = {
+    "redshift": {"host": "dw.example.com", "cluster_identifier": "dw", "user": "loader"},
+    "data_api": {"cluster_identifier": "dw", "db_user": "loader"},
+    "postgres": {"dsn": "host=db.example.com dbname=app"},
+}
+KINDS = list(WHERE)
+
+
+def config(fmt: dict[str, Any], kind: str = "redshift", **target: Any) -> PrefixConfig:
     return PrefixConfig.model_validate(
         {
             "prefix": "landing/in",
@@ -60,15 +68,7 @@ def config(fmt: dict[str, Any], **target: Any) -> PrefixConfig:
             "manifest": {"bucket": "manifests"},
             "copy_options": {"format": fmt},
             "targets": [
-                {
-                    "type": "redshift",
-                    "name": "dw",
-                    "host": "dw.example.com",
-                    "cluster_identifier": "dw",
-                    "user": "loader",
-                    "table": "raw.events",
-                    **target,
-                }
+                {"type": kind, "name": "dw", "table": "raw.events", **WHERE[kind], **target}
             ],
         }
     )
@@ -77,9 +77,11 @@ def config(fmt: dict[str, Any], **target: Any) -> PrefixConfig:
 CSV_HEADER = {"type": "csv", "ignore_header_rows": 1}
 
 
-def test_table_columns_are_validated_and_normalised() -> None:
+@pytest.mark.parametrize("kind", KINDS)
+def test_table_columns_are_validated_and_normalised(kind: str) -> None:
     loaded = config(
         CSV_HEADER,
+        kind,
         create_table="if_missing",
         table_columns=[
             {"name": "id", "type": "int8", "not_null": True},
@@ -124,16 +126,38 @@ def test_table_columns_are_validated_and_normalised() -> None:
         (CSV_HEADER, {"schema_evolution": "add_columns", "columns": ["a"]}, "column list"),
     ],
 )
+@pytest.mark.parametrize("kind", KINDS)
 def test_schema_options_that_cannot_work_are_refused(
-    fmt: dict[str, Any], target: dict[str, Any], message: str
+    fmt: dict[str, Any], target: dict[str, Any], message: str, kind: str
 ) -> None:
     with pytest.raises(ValidationError, match=message):
-        config(fmt, **target)
+        config(fmt, kind, **target)
 
 
 @pytest.mark.parametrize(
     "fmt",
     [CSV_HEADER, {"type": "csv"}, {"type": "json"}, {"type": "parquet"}, {"type": "orc"}],
 )
-def test_formats_whose_files_name_columns_may_infer_the_table(fmt: dict[str, Any]) -> None:
-    config(fmt, create_table="if_missing", schema_evolution="detect")
+@pytest.mark.parametrize("kind", KINDS)
+def test_formats_whose_files_name_columns_may_infer_the_table(
+    fmt: dict[str, Any], kind: str
+) -> None:
+    config(fmt, kind, create_table="if_missing", schema_evolution="detect")
+
+
+@pytest.mark.parametrize(
+    ("type_", "why"),
+    [("super", "SUPER has no PostgreSQL counterpart"), ("varbyte(16)", "VARBYTE has no")],
+)
+def test_a_postgres_table_refuses_the_types_postgresql_lacks(type_: str, why: str) -> None:
+    columns = [{"name": "id", "type": "int"}, {"name": "doc", "type": type_}]
+    with pytest.raises(ValidationError, match=f"table_columns 'doc': {why}"):
+        config(CSV_HEADER, "postgres", create_table="if_missing", table_columns=columns)
+    config(CSV_HEADER, "redshift", create_table="if_missing", table_columns=columns)
+
+
+def test_a_postgres_table_takes_the_other_redshift_types() -> None:
+    types = ["smallint", "int8", "decimal(38,2)", "float4", "float", "bool", "char(3)"]
+    types += ["varchar(max)", "date", "timestamp", "timestamptz", "time", "timetz"]
+    columns = [{"name": f"c{n}", "type": t} for n, t in enumerate(types)]
+    config(CSV_HEADER, "postgres", create_table="if_missing", table_columns=columns)

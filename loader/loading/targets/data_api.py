@@ -8,36 +8,48 @@ and the attempt fails as retryable. Rows come from the script's COUNT sub-statem
 The load check (load_check.py) cannot run between the statements of one batch: its VERIFY
 sub-statement is a guard (load_history.guard_sql) that fails the transaction on a mismatch with
 the numbers in its error text, which become the same `LoadCheckError` as over psycopg2.
+
+The table is prepared as over psycopg2 (table_prep.py), through `DataApiCatalog`: catalog reads
+are statements of their own, so is each CREATE (schema, table: committed before the load, a
+CREATE that lost a race to an identical one is not an error); the ALTER TABLE ADD COLUMN
+statements of `schema_evolution: add_columns` are sub-statements of the load's batch, so they
+commit or roll back with it. A terminal failure's notice names the drift behind it.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from loader import metrics
 from loader.errors import LeaseLostError, LoaderError, RetryableError, TerminalError
 from loader.loading import load_check
-from loader.loading.job import Loaded, TargetJob, with_error_rows
+from loader.loading.job import Loaded, TargetJob, with_error_rows, with_schema_drift
 from loader.loading.load_check import Expected, LoadCheckError
 from loader.loading.sql import ledger, load_errors, load_history
 from loader.loading.sql.ledger import Dialect
 from loader.loading.sql.redshift_script import redshift_script
 from loader.loading.sql.script import Script, StepKind
 from loader.loading.targets.db_errors import describe, is_transient
+from loader.loading.targets.table_prep import Evolution, TablePrep, no_s3
 from loader.log import logger
 
 if TYPE_CHECKING:
     from config.targets import DataApiTarget
     from loader.adapters.data_api import DataApi
+    from loader.adapters.s3_store import S3Store
     from loader.copy_sql import CopySecrets
     from loader.loading.credentials import Credentials
-    from loader.ports import LoadErrorRow
+    from loader.ports import LoadErrorRow, SchemaDrift
 
 DONE = frozenset({"FINISHED", "FAILED", "ABORTED"})
 MAX_POLL_SECONDS = 10.0
 HEARTBEAT_SECONDS = 60.0
+# No SQLSTATE over the Data API: the texts Redshift and PostgreSQL (the stand-in) share. A CREATE
+# ... IF NOT EXISTS racing an identical one may still fail on the catalog's unique index.
+_LOST_CREATE_RACE = ("already exists", "duplicate key value violates unique constraint")
+_DUPLICATE_COLUMN = ("column", "of relation", "already exists")
 
 
 def request_target(target: DataApiTarget) -> dict[str, str]:
@@ -66,9 +78,11 @@ class DataApiAdapter:
         *,
         monotonic: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
+        s3: Callable[[], S3Store] = no_s3,
     ) -> None:
         self._api = api
         self._credentials = credentials
+        self._s3 = s3
         self._monotonic = monotonic
         self._sleep = sleep
         self._ledgers: set[tuple[str, ...]] = set()
@@ -77,7 +91,6 @@ class DataApiAdapter:
         target: DataApiTarget = job.target  # type: ignore[assignment]
         secrets = self._credentials.copy_secrets(target.copy_authorization, job.config.copy_options)
         expected = _expected(job, target)
-        script = self._script(job, target, secrets, expected)
         run = _Run(
             self._api,
             job,
@@ -94,14 +107,29 @@ class DataApiAdapter:
         found = run.query(lookup)
         if found:
             return Loaded(rows=_long(found[0][0]), already_loaded=True)
+        tables = self._tables(run)
+        tables.ensure_table()
+        added = tables.evolution()
+        script = self._script(job, target, secrets, expected, added)
         run.submit([step.sql for step in script.setup])
         try:
-            statement_id = run.submit_load([step.sql for step in script.steps])
+            statement_id = run.submit_load(
+                [step.sql for step in script.steps], tables.diagnose, adds_columns=added.columns
+            )
         except _AlreadyLoadedError:  # another holder committed it meanwhile: ours rolled back
             again = run.query(lookup)
             return Loaded(rows=_long(again[0][0]) if again else 0, already_loaded=True)
         rows = self._api.records(f"{statement_id}:{script.position(StepKind.COUNT)}")
         return Loaded(rows=_long(rows[0][0]) if rows else 0, warning=_changed_during(job))
+
+    def _tables(self, run: _Run) -> TablePrep:
+        entries = run.job.manifest_entries
+
+        def urls() -> tuple[str, ...]:
+            return entries() if entries is not None else ()
+
+        options = run.job.config.copy_options
+        return TablePrep(DataApiCatalog(run), run.target, options, urls, self._s3)
 
     def _script(
         self,
@@ -109,21 +137,52 @@ class DataApiAdapter:
         target: DataApiTarget,
         secrets: CopySecrets,
         expected: Expected | None,
+        added: Evolution,
     ) -> Script:
         serverless = target.workgroup_name is not None
         verify_sql = None
         if expected is not None:
             verify_sql = load_history.guard_sql(expected, serverless=serverless)
-        return redshift_script(job, target, secrets, verify_sql=verify_sql, guards=True)
+        return redshift_script(
+            job,
+            target,
+            secrets,
+            verify_sql=verify_sql,
+            add_columns=added.statements,
+            guards=True,
+        )
 
     def _ensure_ledger(self, run: _Run) -> None:
         key = (*sorted(run.where.values()), run.target.ledger_schema)
         if key in self._ledgers:
             return
         if not run.query(ledger.exists_sql(run.target.ledger_schema, Dialect.REDSHIFT)):
-            run.submit(ledger.ddl(run.target.ledger_schema, Dialect.REDSHIFT))
+            DataApiCatalog(run).create(ledger.ddl(run.target.ledger_schema, Dialect.REDSHIFT))
             logger.info("ledger_created", target=run.target.name, schema=run.target.ledger_schema)
         self._ledgers.add(key)
+
+
+class DataApiCatalog:
+    """`table_prep.Catalog` over the Data API: every read and every DDL statement is a request of
+    its own, committed on its own, outside the load's batch."""
+
+    errors: tuple[type[Exception], ...] = (LoaderError,)
+
+    def __init__(self, run: _Run) -> None:
+        self._run = run
+
+    def read(self, sql: str) -> Sequence[Sequence[Any]]:
+        return self._run.query(sql)
+
+    def create(self, statements: Sequence[str]) -> None:
+        for statement in statements:
+            try:
+                self._run.submit([statement])
+            except TerminalError as exc:
+                if not any(text in str(exc) for text in _LOST_CREATE_RACE):
+                    raise
+                # Another loader's identical CREATE ... IF NOT EXISTS committed first.
+                logger.info("create_raced", target=self._run.target.name, error=str(exc)[:300])
 
 
 class _AlreadyLoadedError(LoaderError):
@@ -164,14 +223,26 @@ class _Run:
         self._wait(statement_id)
         return statement_id
 
-    def submit_load(self, sqls: list[str]) -> str:
-        """`submit`, plus the rejected rows when the load fails for good."""
+    def submit_load(
+        self,
+        sqls: list[str],
+        diagnose: Callable[[], SchemaDrift | None],
+        *,
+        adds_columns: Sequence[str] = (),
+    ) -> str:
+        """`submit`, plus the rejected rows and the schema drift when the load fails for good."""
         try:
             return self.submit(sqls)
         except (LoadCheckError, LeaseLostError, _AlreadyLoadedError):
             raise  # nothing was rejected
         except TerminalError as exc:
-            raise with_error_rows(exc, self._error_rows()) from None
+            text = str(exc)
+            if adds_columns and all(part in text for part in _DUPLICATE_COLUMN):
+                # A concurrent load added the column first; the next attempt sees it and skips it.
+                raise RetryableError(text, target=self.target.name) from None
+            error = with_error_rows(exc, self._error_rows())
+            drift = diagnose()
+            raise (error if drift is None else with_schema_drift(error, drift)) from None
 
     def _wait(self, statement_id: str) -> None:
         interval = self.target.poll_interval_seconds

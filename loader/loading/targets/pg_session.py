@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Callable, Hashable, Iterator
+from collections.abc import Callable, Hashable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -28,6 +28,8 @@ if TYPE_CHECKING:
     from loader.loading.sql.ledger import Dialect
 
 MIN_STEP_MS = 1000
+DUPLICATE_COLUMN = "42701"
+"""ALTER TABLE ADD COLUMN of a column a concurrent load added first (then retried)."""
 CopyRunner = Callable[["cursor", Step], int]
 """Runs the COPY step itself and returns the rows it loaded (PostgreSQL's COPY FROM STDIN)."""
 Verifier = Callable[[list[tuple[Any, ...]], int], None]
@@ -97,28 +99,43 @@ class Ledgers:
 
 def ensure_ledger(conn: connection, schema: str, dialect: Dialect) -> None:
     """Create the ledger schema/table when absent, outside the load transaction."""
-    import psycopg2
-
-    with conn.cursor() as cur:
-        cur.execute(ledger.exists_sql(schema, dialect))
-        present = cur.fetchone() is not None
-    conn.rollback()
-    if present:
+    catalog = PgCatalog(conn)
+    if catalog.read(ledger.exists_sql(schema, dialect)):
         return
-    conn.autocommit = True
-    try:
-        with conn.cursor() as cur:
-            for statement in ledger.ddl(schema, dialect):
-                # A concurrent loader may create it first: IF NOT EXISTS races in PostgreSQL.
-                with contextlib.suppress(
-                    psycopg2.errors.UniqueViolation,
-                    psycopg2.errors.DuplicateSchema,
-                    psycopg2.errors.DuplicateTable,
-                ):
-                    cur.execute(statement)
-    finally:
-        conn.autocommit = False
+    catalog.create(ledger.ddl(schema, dialect))
     logger.info("ledger_created", schema=schema)
+
+
+class PgCatalog:
+    """`table_prep.Catalog` over the attempt's connection: reads in short transactions, DDL in
+    autocommit (the ledger's and the target table's)."""
+
+    def __init__(self, conn: connection) -> None:
+        import psycopg2
+
+        self._conn = conn
+        self.errors: tuple[type[Exception], ...] = (psycopg2.Error,)
+
+    def read(self, sql: str) -> list[tuple[Any, ...]]:
+        return fetch_rows(self._conn, sql)
+
+    def create(self, statements: Sequence[str]) -> None:
+        import psycopg2
+
+        conn = self._conn
+        conn.autocommit = True
+        try:
+            with conn.cursor() as cur:
+                for statement in statements:
+                    # A concurrent loader may create it first: IF NOT EXISTS races in PostgreSQL.
+                    with contextlib.suppress(
+                        psycopg2.errors.UniqueViolation,
+                        psycopg2.errors.DuplicateSchema,
+                        psycopg2.errors.DuplicateTable,
+                    ):
+                        cur.execute(statement)
+        finally:
+            conn.autocommit = False
 
 
 def _run_setup(conn: connection, script: Script) -> None:

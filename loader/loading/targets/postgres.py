@@ -1,6 +1,10 @@
 """PostgreSQL targets (Aurora, RDS, local): the loader itself streams the batch's files from S3
 into `COPY ... FROM STDIN`, one COPY per file, inside the same one-transaction script as Redshift
-(ledger check, pre_sql, truncate, merge, post_sql, ledger row).
+(ledger check, pre_sql, truncate, ALTER TABLE ADD COLUMN, merge, post_sql, ledger row).
+
+The table is prepared as for Redshift (table_prep.py over `pg_session.PgCatalog`): created when
+missing (`create_table`), checked against the files and extended (`schema_evolution`), and a
+terminal failure's notice names the drift behind it.
 
 The load check (load_check.py) compares the files streamed with the manifest, and the lines
 (JSON: records) the streamer sent with the rows COPY reports, right after the last file.
@@ -12,15 +16,22 @@ import importlib.util
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from loader.errors import LoaderError, TerminalError
+from loader.errors import ConfigurationError, LoaderError, RetryableError, TerminalError
 from loader.loading import load_check
-from loader.loading.job import Loaded, TargetJob, bad_statement, with_error_rows
+from loader.loading.job import (
+    Loaded,
+    TargetJob,
+    bad_statement,
+    with_error_rows,
+    with_schema_drift,
+)
 from loader.loading.load_check import Expected, FileLines, LoadCheckError, RowRule
 from loader.loading.sql import load_errors
 from loader.loading.sql.ledger import Dialect
 from loader.loading.sql.script import Script, Step, build_script, set_rows_sql
 from loader.loading.targets import pg_input, pg_session
 from loader.loading.targets.db_errors import classify_db_error
+from loader.loading.targets.table_prep import Evolution, SchemaDriftError, TablePrep
 from loader.manifest import manifest_urls
 
 if TYPE_CHECKING:
@@ -148,24 +159,31 @@ class PostgresAdapter:
     def load(self, job: TargetJob) -> Loaded:
         target: PostgresTarget = job.target  # type: ignore[assignment]
         deadline = job.transaction_deadline()
-        plan = pg_input.pg_copy_plan(job.config.copy_options, zstd_available=zstd_available())
+        options = job.config.copy_options
+        plan = pg_input.pg_copy_plan(options, zstd_available=zstd_available())
         urls = manifest_urls(self._s3.read(job.manifest_url))
         conn = self._connect(target)
+        catalog = pg_session.PgCatalog(conn)
+        tables = TablePrep(catalog, target, options, lambda: urls, lambda: self._s3)
         feeder: _Feeder | None = None
+        added = Evolution()
 
         def failure(exc: Exception) -> LoaderError:
-            return self._failure(conn, target, exc, feeder)
+            return self._failure(conn, target, exc, feeder, tables, added)
 
-        with pg_session.attempt(conn, failure, keep=(LoadCheckError,)):
+        kept = (LoadCheckError, SchemaDriftError, ConfigurationError)
+        with pg_session.attempt(conn, failure, keep=kept):
             key = (conn.dsn, target.ledger_schema)
             self._ledgers.ensure(conn, key, target.ledger_schema, Dialect.POSTGRES)
-            columns = self._columns(conn, target, plan)
+            tables.ensure_table()
+            added = tables.evolution()
+            columns = self._columns(conn, target, plan, added.columns)
             expected = None
             if target.verify_load:
-                expected = expected_streams(urls, job.config.copy_options, plan)
+                expected = expected_streams(urls, options, plan)
             etags = job.sources.etags if job.sources is not None else None
             feeder = _Feeder(self._s3, urls, plan, columns, expected, target.name, etags)
-            script = self._script(job, target, plan, columns)
+            script = self._script(job, target, plan, columns, added.statements)
             committed = pg_session.run_script(
                 conn,
                 script,
@@ -180,18 +198,26 @@ class PostgresAdapter:
         secret = self._credentials.secret(target.secret_arn).fields if target.secret_arn else None
         return pg_session.open_connection(target.name, **connection_params(target, secret))
 
-    def _columns(self, conn: connection, target: PostgresTarget, plan: PgCopyPlan) -> list[str]:
-        """JSON needs the column names to pick fields by; text formats take the table's order."""
+    def _columns(
+        self, conn: connection, target: PostgresTarget, plan: PgCopyPlan, added: tuple[str, ...]
+    ) -> list[str]:
+        """JSON needs the column names to pick fields by; text formats take the table's order.
+        Columns `schema_evolution` adds in the load transaction follow the table's."""
         if target.columns or plan.json_ignorecase is None:
             return list(target.columns or [])
         with conn.cursor() as cur:
             cur.execute(_COLUMNS_SQL, (target.table,))
             names = [str(row[0]) for row in cur.fetchall()]
         conn.rollback()
-        return names
+        return names + list(added)
 
     def _script(
-        self, job: TargetJob, target: PostgresTarget, plan: PgCopyPlan, columns: list[str]
+        self,
+        job: TargetJob,
+        target: PostgresTarget,
+        plan: PgCopyPlan,
+        columns: list[str],
+        added: tuple[str, ...],
     ) -> Script:
         copy_columns = columns or None
         try:
@@ -201,14 +227,35 @@ class PostgresAdapter:
                 dialect=Dialect.POSTGRES,
                 timeout_ms=job.timeout_ms,
                 copy_into=lambda table: pg_input.pg_copy_sql(table, copy_columns, plan),
+                add_columns=added,
             )
         except ValueError as exc:
             raise bad_statement(target.name, exc) from None
 
     def _failure(
-        self, conn: connection, target: PostgresTarget, exc: Exception, feeder: _Feeder | None
+        self,
+        conn: connection,
+        target: PostgresTarget,
+        exc: Exception,
+        feeder: _Feeder | None,
+        tables: TablePrep,
+        added: Evolution,
     ) -> LoaderError:
         pg_session.rollback_quietly(conn)
+        if added.statements and getattr(exc, "pgcode", None) == pg_session.DUPLICATE_COLUMN:
+            # A concurrent load added the column first; the next attempt sees it and skips it.
+            error = classify_db_error(exc, target=target.name)
+            return RetryableError(
+                str(error), target=target.name, sqlstate=pg_session.DUPLICATE_COLUMN
+            )
+        error = self._error(target, exc, feeder)
+        if not error.retryable and not conn.closed:
+            drift = tables.diagnose()
+            if drift is not None:
+                error = with_schema_drift(error, drift)
+        return error
+
+    def _error(self, target: PostgresTarget, exc: Exception, feeder: _Feeder | None) -> LoaderError:
         if feeder is not None and feeder.failure is not None:
             return _bad_input(target.name, feeder.failure)
         error = classify_db_error(exc, target=target.name)

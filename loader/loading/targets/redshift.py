@@ -23,7 +23,7 @@ from loader.loading.sql.redshift_script import redshift_script
 from loader.loading.sql.script import Script
 from loader.loading.targets import pg_session
 from loader.loading.targets.db_errors import classify_db_error
-from loader.loading.targets.table_prep import SchemaDriftError, TablePrep
+from loader.loading.targets.table_prep import SchemaDriftError, TablePrep, no_s3
 from loader.log import logger
 
 if TYPE_CHECKING:
@@ -37,7 +37,6 @@ if TYPE_CHECKING:
     from loader.ports import LoadErrorRow
 
 _SYSTEM_CA = "system"  # libpq >= 16: the operating system's trust store
-_DUPLICATE_COLUMN = "42701"
 _VERIFYING = ("verify-ca", "verify-full")
 
 
@@ -92,7 +91,7 @@ class RedshiftAdapter:
             key = (target.host, target.port, target.database, target.ledger_schema)
             self._ledgers.ensure(conn, key, target.ledger_schema, Dialect.REDSHIFT)
             tables.ensure_table()
-            added = tables.evolution()
+            added = tables.evolution().statements
             script = self._script(job, target, secrets, checked=verify is not None, added=added)
             committed = pg_session.run_script(
                 conn,
@@ -125,7 +124,8 @@ class RedshiftAdapter:
         def urls() -> tuple[str, ...]:
             return entries() if entries is not None else ()
 
-        return TablePrep(conn, target, job.config.copy_options, urls, self._s3 or _no_s3)
+        catalog = pg_session.PgCatalog(conn)
+        return TablePrep(catalog, target, job.config.copy_options, urls, self._s3 or no_s3)
 
     def _connect(self, target: RedshiftTarget) -> connection:
         import psycopg2
@@ -147,9 +147,11 @@ class RedshiftAdapter:
     ) -> LoaderError:
         error = classify_db_error(exc, target=target.name, secrets=secrets)
         pg_session.rollback_quietly(conn)
-        if added and getattr(exc, "pgcode", None) == _DUPLICATE_COLUMN:
+        if added and getattr(exc, "pgcode", None) == pg_session.DUPLICATE_COLUMN:
             # A concurrent load added the column first; the next attempt sees it and skips it.
-            return RetryableError(str(error), target=target.name, sqlstate=_DUPLICATE_COLUMN)
+            return RetryableError(
+                str(error), target=target.name, sqlstate=pg_session.DUPLICATE_COLUMN
+            )
         if not error.retryable and not conn.closed:
             with_error_rows(error, self._error_rows(conn, target))
             drift = tables.diagnose()
@@ -170,10 +172,6 @@ class RedshiftAdapter:
                 continue
             return load_errors.rows_from_view(target.name, records)
         return ()
-
-
-def _no_s3() -> S3Store:
-    raise ConfigurationError("this Redshift adapter was built without S3 access")
 
 
 def _verifier(job: TargetJob, target: RedshiftTarget) -> pg_session.Verifier | None:

@@ -1,30 +1,38 @@
 """The target table before a load: created when missing, checked against the files, extended.
 
-A thin adapter over one psycopg2 connection and S3 around the pure loader/schema/ modules:
+Every target kind (Redshift and PostgreSQL over psycopg2, the Data API) around the pure
+loader/schema/ modules; the database is reached through a `Catalog`, a small interface of two
+verbs (read the catalog, run DDL on its own) implemented over psycopg2 (`pg_session.PgCatalog`)
+and over the Data API (`data_api.DataApiCatalog`):
 
-- `ensure_table` (`create_table: if_missing`): outside the load transaction, in autocommit, as
-  the ledger is created: `CREATE SCHEMA/TABLE IF NOT EXISTS` with `table_columns` or columns
-  inferred from the batch's first file. Two loaders racing: PostgreSQL may still fail the
-  second with a unique violation on its catalog (the first one's table appeared meanwhile),
-  Redshift with a serializable isolation violation; the first is ignored (the table exists, as
+- `ensure_table` (`create_table: if_missing`): outside the load transaction, as the ledger is
+  created: `CREATE SCHEMA/TABLE IF NOT EXISTS` with `table_columns` or columns inferred from the
+  batch's first file. Two loaders racing: PostgreSQL (and the stand-in) may still fail the second
+  with a unique violation on its catalog (the first one's table appeared meanwhile), Redshift
+  with a serializable isolation violation; the catalog ignores the first (the table exists, as
   wanted), the second is transient and retried like any (db_errors.py).
-- `evolution` (`schema_evolution: detect | add_columns`): the table's columns, read on the load's
-  connection just before the load transaction, against samples of the batch's files. Drift
-  fails the target (`SchemaDriftError`, terminal) unless `add_columns` can fix it, in
-  which case it returns the ALTER TABLE ADD COLUMN statements for the script. Redshift runs ALTER
-  TABLE ADD COLUMN inside a transaction block (r_ALTER_TABLE.md names only external tables and
-  ALTER COLUMN ... TYPE as impossible there), so a failed load rolls the new columns back too.
-- `diagnose`: after a terminal failure, the same comparison in a short read-only transaction,
-  for the failure notice; never raises.
+- `evolution` (`schema_evolution: detect | add_columns`): the table's columns, read just before
+  the load transaction, against samples of the batch's files. Drift fails the target
+  (`SchemaDriftError`, terminal) unless `add_columns` can fix it, in which case it returns the
+  ALTER TABLE ADD COLUMN statements for the script. Redshift runs ALTER TABLE ADD COLUMN inside a
+  transaction block (r_ALTER_TABLE.md names only external tables and ALTER COLUMN ... TYPE as
+  impossible there), and so does PostgreSQL, so a failed load rolls the new columns back too.
+- `diagnose`: after a terminal failure, the same comparison, for the failure notice; never
+  raises.
+
+Types are Redshift's; a PostgreSQL table gets the same spellings, all valid there but SUPER and
+VARBYTE (config/redshift_types.py), which only Parquet / ORC footers propose and PostgreSQL
+targets do not load.
 """
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol
 
 from config.formats import JsonFormat
+from config.redshift_types import postgres_problem
 from loader.errors import ConfigurationError, LoaderError, TerminalError
 from loader.loading.targets import file_samples
 from loader.log import logger
@@ -42,11 +50,35 @@ from loader.schema.propose import IncompatibleSamplesError, propose
 from loader.schema.samples import UnreadableSampleError
 
 if TYPE_CHECKING:
-    from psycopg2.extensions import connection
-
     from config.copy_options import CopyOptions
-    from config.targets import RedshiftTarget
+    from config.targets import Target
     from loader.adapters.s3_store import S3Store
+
+
+class Catalog(Protocol):
+    """The database side of table preparation, on the load's session."""
+
+    errors: tuple[type[Exception], ...]
+    """What `read` raises when the database refuses (`diagnose` swallows these)."""
+
+    def read(self, sql: str) -> Sequence[Sequence[Any]]:
+        """Rows of one catalog query, in a short transaction of its own."""
+        ...
+
+    def create(self, statements: Sequence[str]) -> None:
+        """DDL outside the load transaction, each statement committed on its own; a statement
+        that lost a race to an identical one (the object exists now) is not an error."""
+        ...
+
+
+@dataclass(frozen=True)
+class Evolution:
+    """What `schema_evolution: add_columns` adds in the load transaction (empty: nothing)."""
+
+    statements: tuple[str, ...] = ()
+    """ALTER TABLE ... ADD COLUMN, one per column."""
+    columns: tuple[str, ...] = ()
+    """The new columns' names, in order (appended to the table's)."""
 
 
 def comparable(options: CopyOptions) -> bool:
@@ -77,16 +109,20 @@ def drift_report(target: str, drift: Drift) -> SchemaDrift:
     )
 
 
+def no_s3() -> S3Store:
+    raise ConfigurationError("this target adapter was built without S3 access")
+
+
 class TablePrep:
     def __init__(
         self,
-        conn: connection,
-        target: RedshiftTarget,
+        catalog: Catalog,
+        target: Target,
         options: CopyOptions,
         urls: Callable[[], Sequence[str]],
-        s3: Callable[[], S3Store],
+        s3: Callable[[], S3Store] = no_s3,
     ) -> None:
-        self._conn = conn
+        self._catalog = catalog
         self._target = target
         self._options = options
         self._urls = urls
@@ -100,16 +136,12 @@ class TablePrep:
             return False
         statements = [s for s in (ddl.create_schema_sql(target.table),) if s]
         statements.append(ddl.create_table_sql(target.table, self._columns()))
-        self._autocommit(statements)
+        self._catalog.create(statements)
         logger.info("table_created", target=target.name, table=target.table)
         return True
 
     def _exists(self) -> bool:
-        with self._conn.cursor() as cur:
-            cur.execute(ddl.table_exists_sql(self._target.table))
-            found = cur.fetchone() is not None
-        self._conn.rollback()
-        return found
+        return bool(self._catalog.read(ddl.table_exists_sql(self._target.table)))
 
     def _columns(self) -> list[ddl.ColumnSpec]:
         given = self._target.table_columns
@@ -132,44 +164,36 @@ class TablePrep:
                 f"{self._target.table} with; set table_columns",
                 target=self._target.name,
             )
+        self._check_types(c.type for c in proposal.columns)
         return list(proposal.columns)
 
-    def _autocommit(self, statements: Sequence[str]) -> None:
-        import psycopg2
-
-        self._conn.autocommit = True
-        try:
-            with self._conn.cursor() as cur:
-                for statement in statements:
-                    # A loader racing us created it first: IF NOT EXISTS races in PostgreSQL.
-                    with contextlib.suppress(
-                        psycopg2.errors.UniqueViolation,
-                        psycopg2.errors.DuplicateSchema,
-                        psycopg2.errors.DuplicateTable,
-                    ):
-                        cur.execute(statement)
-        finally:
-            self._conn.autocommit = False
+    def _check_types(self, types: Iterable[str]) -> None:
+        """A PostgreSQL table cannot take every Redshift type (Parquet / ORC binary: VARBYTE)."""
+        if self._target.type != "postgres":
+            return
+        for problem in filter(None, map(postgres_problem, types)):
+            raise ConfigurationError(
+                f"target {self._target.name}: {problem}", target=self._target.name
+            )
 
     # --- schema_evolution ---------------------------------------------------------------
-    def evolution(self) -> tuple[str, ...]:
-        """ALTER statements to run in the load transaction (empty: nothing to add). Raises
-        SchemaDriftError on drift it may not or cannot fix. A column another load adds between
-        this read and the ALTER makes the ALTER fail; that attempt is retried (redshift.py)."""
+    def evolution(self) -> Evolution:
+        """What to add in the load transaction (empty: nothing). Raises SchemaDriftError on
+        drift it may not or cannot fix. A column another load adds between this read and the
+        ALTER makes the ALTER fail ("already exists"); each adapter retries that attempt."""
         mode = self._target.schema_evolution
         if mode == "none":
-            return ()
+            return Evolution()
         drift = self._compare()
         if not drift:
-            return ()
+            return Evolution()
         if mode == "add_columns" and appendable(drift):
+            names = tuple(c.name for c in drift.extra)
+            self._check_types(c.type for c in drift.extra)
             logger.info(
-                "columns_added",
-                target=self._target.name,
-                table=self._target.table,
-                columns=[c.name for c in drift.extra],
+                "columns_added", target=self._target.name, table=self._target.table, columns=names
             )
-            return drift.fixes
+            return Evolution(drift.fixes, names)
         raise SchemaDriftError(
             f"target {self._target.name}: {drift.describe()}",
             target=self._target.name,
@@ -178,25 +202,23 @@ class TablePrep:
 
     def diagnose(self) -> SchemaDrift | None:
         """The drift behind a failed load, if any (best effort, for the failure notice)."""
-        import psycopg2
-
+        expected: tuple[type[Exception], ...] = (
+            LoaderError,
+            UnreadableSampleError,
+            *self._catalog.errors,
+        )
         try:
             drift = self._compare()
-        except (psycopg2.Error, LoaderError, UnreadableSampleError) as exc:
+        except expected as exc:
             logger.info("drift_not_diagnosed", target=self._target.name, error=str(exc)[:300])
             return None
-        finally:
-            with contextlib.suppress(psycopg2.Error):
-                self._conn.rollback()
         return drift_report(self._target.name, drift) if drift else None
 
     def _compare(self) -> Drift:
         target, options = self._target, self._options
         if not comparable(options):
             return Drift(table=target.table)
-        with self._conn.cursor() as cur:
-            cur.execute(ddl.columns_sql(target.table))
-            table = columns_from_catalog(cur.fetchall())
+        table = columns_from_catalog(self._catalog.read(ddl.columns_sql(target.table)))
         if not table:
             return Drift(table=target.table)  # no such table: COPY says so itself
         try:
