@@ -5,12 +5,21 @@ from __future__ import annotations
 import itertools
 import re
 from collections.abc import Iterable
+from dataclasses import dataclass
 from enum import StrEnum
 from functools import lru_cache
 
 from config.models import PrefixConfig, ReuploadPolicy, Thresholds, normalise_prefix
 from loader.errors import ConfigurationError
-from loader.models import Batch, BatchStatus, ConfigSet, FileRecord, S3Object, SealReason
+from loader.models import (
+    Batch,
+    BatchStatus,
+    ConfigSet,
+    FileRecord,
+    Headroom,
+    S3Object,
+    SealReason,
+)
 from loader.sources import Current, same_etag
 from loader.transitions import LEASED
 
@@ -102,6 +111,43 @@ def seal_reason(batch: Batch, thresholds: Thresholds, now: float) -> SealReason 
     if due is not None and now >= due:
         return SealReason.MAX_AGE
     return None
+
+
+@dataclass(frozen=True)
+class SealWatch:
+    """What decides whether files arriving for a prefix may make its batch due: its
+    thresholds, whether it is paused, and whether age timers are sent (a flush queue is set)."""
+
+    thresholds: Thresholds
+    paused: bool = False
+    timed: bool = True
+
+
+def headroom(watch: SealWatch, *, files: int, size: int, now: float) -> Headroom | None:
+    """What the header must show before a write of `files` files and `size` bytes so that, after
+    it, `seal_reason` is None and the age timer is already set: then the writer has nothing to
+    decide and reads nothing. None when this write alone may reach a size threshold.
+
+    Exact, not approximate: count + files < max_files and bytes + size < max_bytes are checked
+    by DynamoDB on the very item the write updates; the age is checked at `now` (the writer's
+    clock, as `seal_reason` does); a write that lacks the headroom takes the plain path (write,
+    read, decide), so every write that reaches a threshold is followed by a decision."""
+    if watch.paused:
+        return Headroom()  # nothing seals a paused prefix's batch on arrival (Sealer.consider)
+    limits = watch.thresholds
+    files_below = bytes_below = None
+    if limits.max_files is not None:
+        files_below = limits.max_files - files
+        if files_below <= 0:
+            return None
+    if limits.max_bytes is not None:
+        bytes_below = limits.max_bytes - size
+        if bytes_below <= 0:
+            return None
+    if limits.max_age_seconds is None:
+        return Headroom(files_below, bytes_below)
+    # Strictly after: at first_file_at == now - max_age the batch is due (seal_reason's >=).
+    return Headroom(files_below, bytes_below, now - limits.max_age_seconds, watch.timed)
 
 
 def lease_expired(batch: Batch, now: float) -> bool:

@@ -160,11 +160,31 @@ class FileRecord(_Model):
         ).strip('"')
 
 
+@dataclass(frozen=True)
+class Headroom:
+    """What a registration write must find on its batch header for no seal to be due after it
+    (loader/decisions.py `headroom`; the condition is conditions.py `has_headroom`). None
+    means no bound of that kind."""
+
+    files_below: int | None = None
+    """The header's file count before the write is below this (count + files < max_files)."""
+    bytes_below: int | None = None
+    """Its bytes before the write are below this (bytes + size < max_bytes)."""
+    first_file_after: float | None = None
+    """Its first file arrived after this (the age threshold is not met yet)."""
+    timer_armed: bool = False
+    """Its age timer has been sent (the timer, not the next file, seals it by age)."""
+
+
 class RegistrationOutcome(_Model):
     """What happened to the objects of one prefix in one call."""
 
     prefix: str
     batch: Batch | None
+    """The header as read after the writes, to decide a seal; None when every write found
+    headroom (no seal can be due: nothing to decide, nothing read)."""
+    batch_id: str | None = None
+    """The open batch the files joined last."""
     registered: list[str] = Field(default_factory=list)
     duplicates: list[str] = Field(default_factory=list)
     reuploads_ignored: list[str] = Field(default_factory=list)

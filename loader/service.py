@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from loader import metrics
-from loader.decisions import passes_filter, resolve
+from loader.decisions import SealWatch, passes_filter, resolve
 from loader.errors import BatchConflictError, ConfigurationError, LoaderError
 from loader.events import (
     FlushTimer,
@@ -26,9 +26,9 @@ from loader.events import (
 )
 from loader.lifecycle import BatchLifecycle
 from loader.log import logger
-from loader.models import Batch, BatchStatus, S3Object, SealReason
+from loader.models import Batch, BatchStatus, RegistrationOutcome, S3Object, SealReason
 from loader.reconcile import ReconcileReport, reconcile
-from loader.registration import Registration
+from loader.registration import Arrivals, Registration
 from loader.sealing import Sealer, configured
 from loader.sources import Current
 
@@ -102,8 +102,18 @@ class LoaderService:
                     self._route(notice, message.message_id, configs, by_prefix, result, deadline)
                 except LoaderError as exc:
                     self._fail_message(message.message_id, exc, result, invocation.from_sqs)
+        started = self.clock()
+        registered = self._register_all(configs, by_prefix, started)
         for prefix, entries in by_prefix.items():
-            self._ingest_prefix(configs, prefix, entries, result, invocation.from_sqs, deadline)
+            self._ingest_prefix(
+                configs,
+                prefix,
+                entries,
+                result,
+                invocation.from_sqs,
+                deadline,
+                done=(started, registered[prefix]),
+            )
         result.failed_message_ids = sorted(set(result.failed_message_ids))
         result.failed_batches = list(self._failed)
         return result
@@ -154,6 +164,28 @@ class LoaderService:
         """What S3 holds now for `url` (asked for re-uploads sequencers cannot order)."""
         return self.deps.s3.current_objects([url]).get(url)
 
+    def _arrivals(self, config: PrefixConfig, objects: list[S3Object]) -> Arrivals:
+        # Without a flush queue no age timer is sent, so none is required for headroom.
+        timed = bool(self.deps.settings.flush_queue_url)
+        watch = SealWatch(config.thresholds, paused=config.paused, timed=timed)
+        return Arrivals(config.prefix, objects, config.reupload, watch)
+
+    def _register_all(
+        self,
+        configs: ConfigSet,
+        by_prefix: dict[str, list[tuple[S3Object, str | None]]],
+        now: float,
+    ) -> dict[str, RegistrationOutcome | LoaderError]:
+        """Every prefix's files at once: few transactions, one read (loader/registration.py)."""
+        arrivals = [
+            self._arrivals(
+                next(c for c in configs.valid if c.prefix == prefix), [o for o, _ in entries]
+            )
+            for prefix, entries in by_prefix.items()
+        ]
+        done = self.registration.register_all(arrivals, now, current_of=self._current_object)
+        return dict(zip(by_prefix, done, strict=True))
+
     def _ingest_prefix(
         self,
         configs: ConfigSet,
@@ -162,17 +194,19 @@ class LoaderService:
         result: Result,
         from_sqs: bool,
         deadline: float,
+        done: tuple[float, RegistrationOutcome | LoaderError] | None = None,
     ) -> None:
+        """Report one prefix's registration (`done`: when it started, and its outcome; else it
+        registers alone now) and decide whether its batch is due."""
         config = next(c for c in configs.valid if c.prefix == prefix)
-        objects = [obj for obj, _ in entries]
-        started = self.clock()
-        try:
-            outcome = self.registration.register(
-                prefix, objects, started, config.reupload, current_of=self._current_object
-            )
-        except LoaderError as exc:
+        if done is None:
+            now = self.clock()
+            arrivals = [self._arrivals(config, [obj for obj, _ in entries])]
+            done = now, self.registration.register_all(arrivals, now, self._current_object)[0]
+        started, outcome = done
+        if isinstance(outcome, LoaderError):
             messages = list(dict.fromkeys(m for _, m in entries))
-            if from_sqs and not exc.retryable and len(messages) > 1:
+            if from_sqs and not outcome.retryable and len(messages) > 1:
                 # One file that can never be registered must not take the others with it:
                 # register message by message so only its own message fails.
                 for message_id in messages:
@@ -180,7 +214,7 @@ class LoaderService:
                     self._ingest_prefix(configs, prefix, own, result, from_sqs, deadline)
                 return
             for message_id in messages:
-                self._fail_message(message_id, exc, result, from_sqs)
+                self._fail_message(message_id, outcome, result, from_sqs)
             return
         result.registered += len(outcome.registered) + len(outcome.reuploads_registered)
         result.duplicates += len(outcome.duplicates)
@@ -200,7 +234,7 @@ class LoaderService:
             duplicates=len(outcome.duplicates),
             reuploads=len(outcome.reuploads_registered),
             reuploads_ignored=len(outcome.reuploads_ignored),
-            batch_id=outcome.batch.batch_id if outcome.batch else None,
+            batch_id=outcome.batch_id,
             duration_ms=round((self.clock() - started) * 1000),
         )
         metrics.count(

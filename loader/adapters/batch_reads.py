@@ -36,6 +36,21 @@ class BatchReads:
         item = self._db.get(self._tables.batches, header_key(batch_id))
         return batch_from_item(item) if item else None
 
+    def get_batches(self, batch_ids: Sequence[str]) -> dict[str, Batch]:
+        """The headers of these batches that exist, read consistently: one call for up to
+        BATCH_GET_KEYS (a GetItem for one)."""
+        if len(batch_ids) == 1:
+            header = self.get_batch(batch_ids[0])
+            return {header.batch_id: header} if header else {}
+        found: dict[str, Batch] = {}
+        unique = list(dict.fromkeys(batch_ids))
+        for start in range(0, len(unique), BATCH_GET_KEYS):
+            keys = [header_key(b) for b in unique[start : start + BATCH_GET_KEYS]]
+            for item in self._db.batch_get(self._tables.batches, keys):
+                batch = batch_from_item(item)
+                found[batch.batch_id] = batch
+        return found
+
     def open_batch(self, prefix: str) -> Batch | None:
         """The prefix's open batch (None if the prefix never had a file)."""
         state = self._db.get(self._tables.batches, state_key(prefix))

@@ -49,6 +49,9 @@ class BatchStore(BatchReads):
     def __init__(self, client: DynamoDBClient, tables: TableNames) -> None:
         super().__init__(Dynamo(client), tables)
         self._open_batch: dict[str, str] = {}  # prefix -> id of its open batch, as last seen
+        # Batches this container created and has not registered into yet: their first file
+        # needs a decision (the age timer), so it skips the headroom write it would lose.
+        self._fresh: dict[str, str] = {}  # prefix -> such a batch (at most one per prefix)
 
     @property
     def db(self) -> Dynamo:
@@ -81,8 +84,14 @@ class BatchStore(BatchReads):
             }
             if self._db.transact([first, self.new_header_put(batch_id, prefix, now)]) is None:
                 self._open_batch[prefix] = batch_id
+                self._fresh[prefix] = batch_id
                 return batch_id
         raise RetryableError("could not find or create the open batch", prefix=prefix)
+
+    def take_fresh(self, prefix: str, batch_id: str) -> bool:
+        """Whether this container created the prefix's batch and has not asked since (a hint
+        only: a wrong answer costs one call, never correctness)."""
+        return self._fresh.pop(prefix, None) == batch_id
 
     def new_header_put(self, batch_id: str, prefix: str, now: float) -> dict[str, Any]:
         return {
@@ -159,6 +168,7 @@ class BatchStore(BatchReads):
                 codes=cancelled.codes,
             )
         self._open_batch[prefix] = successor
+        self._fresh[prefix] = successor
         sealed = self.get_batch(batch_id)
         assert sealed is not None  # just sealed, headers are never deleted while leased
         return sealed

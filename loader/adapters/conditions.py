@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from loader.adapters.codec import names, values
-from loader.models import BatchStatus
+from loader.models import BatchStatus, Headroom
 from loader.transitions import LEASED
 
 
@@ -71,6 +71,36 @@ BATCH_STILL_OPEN = Condition("#status = :open", names("status"), values(open=Bat
 OPEN_AND_NOT_EMPTY = BATCH_STILL_OPEN & Condition(
     "#file_count > :zero", names("file_count"), values(zero=0)
 )
+
+
+def has_headroom(room: Headroom) -> Condition:
+    """open (c files, b bytes, first file at f, timer sent) --register n files, s bytes--> open,
+    no threshold met after it: c < max_files - n, b < max_bytes - s, f > now - max_age, and the
+    age timer armed (loader/decisions.py `headroom`). A write under it needs no read to decide a
+    seal, since none can be due. It is lost near a threshold, by a batch's first file (no timer
+    yet), on an overdue batch and on a sealed one; the writer then takes the plain path
+    (BATCH_STILL_OPEN, then a consistent read and the decision), so the write that reaches a
+    threshold, and every write after it until the seal, is followed by a decision."""
+    condition = BATCH_STILL_OPEN
+    if room.files_below is not None:
+        condition &= Condition(
+            "#file_count < :files_below", names("file_count"), values(files_below=room.files_below)
+        )
+    if room.bytes_below is not None:
+        condition &= Condition(
+            "#total_bytes < :bytes_below",
+            names("total_bytes"),
+            values(bytes_below=room.bytes_below),
+        )
+    if room.first_file_after is not None:
+        condition &= Condition(
+            "#first_file_at > :first_after",
+            names("first_file_at"),
+            values(first_after=room.first_file_after),
+        )
+    if room.timer_armed:
+        condition &= Condition("#timer_armed = :armed", names("timer_armed"), values(armed=True))
+    return condition
 
 
 def lease_held_by(owner: str) -> Condition:

@@ -35,6 +35,13 @@ class Cancelled:
     def lost(self, index: int) -> bool:
         return len(self.codes) > index and self.codes[index] == "ConditionalCheckFailed"
 
+    def refused(self, start: int, stop: int) -> bool:
+        """Whether any item in [start, stop) is a reason for the cancellation."""
+        return any(code != "None" for code in self.codes[start:stop])
+
+    def item(self, index: int) -> dict[str, Any] | None:
+        return self.items[index] if len(self.items) > index else None
+
 
 @dataclass(frozen=True)
 class ConditionLost:

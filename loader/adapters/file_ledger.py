@@ -4,12 +4,14 @@ Every write that adds to a batch carries BATCH_STILL_OPEN on its header; every l
 own condition (NEVER_REGISTERED, `still_revision`). What to write, and what to do when a
 condition is lost, is decided by loader/registration.py; this adapter reports losses in our
 terms (`Refused`, `Placed`).
+
+Several prefixes' new files share transactions (`add_parts`): a transaction is cancelled whole,
+so the parts whose own conditions held are written again without the part that lost.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
@@ -18,32 +20,25 @@ from loader.adapters.batch_store import update_params
 from loader.adapters.codec import names, values
 from loader.adapters.dynamo import ConditionLost, Dynamo
 from loader.adapters.items import (
-    file_from_item,
     header_key,
     ledger_key,
     member_key,
     new_ledger_item,
     new_member_item,
 )
-from loader.errors import TerminalError
-from loader.models import FileRecord, S3Object
+from loader.adapters.parts import Part, Refused, packed, refused
+from loader.errors import LoaderError, RetryableError, TerminalError
+from loader.models import FileRecord, Headroom, S3Object
 from loader.retry import retrying
 
 if TYPE_CHECKING:
     from loader.adapters.conditions import Condition
     from loader.tables import TableNames
 
+__all__ = ["FILES_PER_TRANSACTION", "FileLedger", "Part", "Placed", "Refused"]
+
 FILES_PER_TRANSACTION = 49
 """A transaction holds at most 100 items: the header update plus two items per file."""
-
-
-@dataclass(frozen=True)
-class Refused:
-    """A registration transaction that lost: the batch was sealed meanwhile, and/or some files
-    were in the ledger already (with their records, where DynamoDB returned them)."""
-
-    batch_sealed: bool
-    known: dict[str, FileRecord | None] = field(default_factory=dict)
 
 
 class Placed(StrEnum):
@@ -63,25 +58,85 @@ class FileLedger:
 
     @retrying()
     def add_files(
-        self, batch_id: str, prefix: str, chunk: Sequence[S3Object], now: float
+        self,
+        batch_id: str,
+        prefix: str,
+        chunk: Sequence[S3Object],
+        now: float,
+        headroom: Headroom | None = None,
     ) -> Refused | None:
         """New files (at most FILES_PER_TRANSACTION): each in the ledger and a member of the open
         batch, with the batch's counts, in one transaction."""
-        items: list[dict[str, Any]] = [
-            self._header_add(batch_id, files=len(chunk), size=sum(o.size for o in chunk), now=now)
-        ]
-        for obj in chunk:
-            items.append(self._ledger_put(obj, prefix, batch_id, now))
-            items.append(self._member_put(obj, batch_id))
-        cancelled = self._db.transact(items)
+        part = Part(batch_id, prefix, chunk, headroom)
+        cancelled = self._db.transact(self._part_items(part, now))
+        return None if cancelled is None else refused(part, cancelled, 0)
+
+    def add_parts(self, parts: Sequence[Part], now: float) -> list[Refused | LoaderError | None]:
+        """Each part's files as `add_files` would write them, packed into as few transactions
+        as fit. Per part: None (written), Refused (one of its own conditions lost), or the
+        error it fails with on its own."""
+        results: dict[int, Refused | LoaderError | None] = {}
+        waiting = list(range(len(parts)))
+        while waiting:  # each round settles at least one part: its own loss, or all written
+            again: list[int] = []
+            for pack in packed(waiting, parts):
+                again += self._add_pack(pack, parts, now, results)
+            waiting = again
+        return [results[i] for i in range(len(parts))]
+
+    def _add_pack(
+        self,
+        pack: list[int],
+        parts: Sequence[Part],
+        now: float,
+        results: dict[int, Refused | LoaderError | None],
+    ) -> list[int]:
+        """Write one transaction of parts, record each part's result, and return the parts that
+        were cancelled only by another part's loss (written again without it)."""
+        items = [item for i in pack for item in self._part_items(parts[i], now)]
+        try:
+            cancelled = self._db.transact_retrying(items)
+        except LoaderError as exc:
+            for i in pack:  # whose error is it? Each part on its own says.
+                results[i] = exc if len(pack) == 1 else self._alone(parts[i], now)
+            return []
         if cancelled is None:
-            return None
-        known = {
-            obj.url: file_from_item(item) if (item := cancelled.items[1 + 2 * i]) else None
-            for i, obj in enumerate(chunk)
-            if cancelled.lost(1 + 2 * i)
-        }
-        return Refused(batch_sealed=cancelled.lost(0), known=known)
+            results.update(dict.fromkeys(pack))
+            return []
+        innocent, start = [], 0
+        for i in pack:
+            stop = start + parts[i].items
+            if cancelled.refused(start, stop):
+                results[i] = refused(parts[i], cancelled, start)
+            else:
+                innocent.append(i)
+            start = stop
+        if len(innocent) == len(pack):  # no part to blame: never loop on it
+            error = RetryableError("transaction cancelled without a reason", codes=cancelled.codes)
+            results.update(dict.fromkeys(pack, error))
+            return []
+        return innocent
+
+    def _alone(self, part: Part, now: float) -> Refused | LoaderError | None:
+        try:
+            return self.add_files(part.batch_id, part.prefix, part.chunk, now, part.headroom)
+        except LoaderError as exc:
+            return exc
+
+    def _part_items(self, part: Part, now: float) -> list[dict[str, Any]]:
+        size = sum(o.size for o in part.chunk)
+        condition = when.BATCH_STILL_OPEN
+        if part.headroom is not None:
+            condition = when.has_headroom(part.headroom)
+        items = [
+            self._header_add(
+                part.batch_id, files=len(part.chunk), size=size, now=now, condition=condition
+            )
+        ]
+        for obj in part.chunk:
+            items.append(self._ledger_put(obj, part.prefix, part.batch_id, now))
+            items.append(self._member_put(obj, part.batch_id))
+        return items
 
     @retrying()
     def record_receipt(self, url: str, now: float, *, ignored: S3Object | None = None) -> None:
@@ -207,7 +262,17 @@ class FileLedger:
 
     # --- transaction items ------------------------------------------------------------------
 
-    def _header_add(self, batch_id: str, *, files: int, size: int, now: float) -> dict[str, Any]:
+    def _header_add(
+        self,
+        batch_id: str,
+        *,
+        files: int,
+        size: int,
+        now: float,
+        condition: Condition = when.BATCH_STILL_OPEN,
+    ) -> dict[str, Any]:
+        """The batch's counts; if its condition is lost, the header as it was tells a sealed
+        batch from one open without the headroom asked for."""
         return {
             "Update": {
                 "TableName": self._tables.batches,
@@ -217,12 +282,13 @@ class FileLedger:
                     "#last_file_at = :now, #first_file_at = if_not_exists(#first_file_at, :now)"
                 ),
                 **update_params(
-                    when.BATCH_STILL_OPEN,
+                    condition,
                     names(
                         "file_count", "total_bytes", "updated_at", "last_file_at", "first_file_at"
                     ),
                     values(n=files, bytes=size, now=now),
                 ),
+                "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
             }
         }
 

@@ -41,20 +41,61 @@ def _loosen(patch: Patch, broken: Callable[[str], bool]) -> None:
     patch(Dynamo, "transact", transact)
 
 
+_SEAL = _OPEN + " AND #file_count > :zero"
+_HEADROOM = (":files_below", ":bytes_below", ":first_after", ":armed")
+
+
+def _rewrite(patch: Patch, rewrite: Callable[[str], str | None]) -> None:
+    """Rewrite chosen transaction conditions (`rewrite` returns the new text, or None to keep
+    it); a rewritten condition may use `#always` (an attribute every batch item has)."""
+    from loader.adapters.dynamo import Dynamo
+
+    real = Dynamo.transact
+
+    def transact(self: Any, items: list[dict[str, Any]]) -> Any:
+        for item in items:
+            update = item.get("Update")
+            condition = update.get("ConditionExpression", "") if update else ""
+            changed = rewrite(condition) if condition else None
+            if changed is not None:
+                update["ConditionExpression"] = changed
+                update["ExpressionAttributeNames"] = {
+                    **update["ExpressionAttributeNames"],
+                    "#always": "updated_at",
+                }
+        return real(self, items)
+
+    patch(Dynamo, "transact", transact)
+
+
 def _registration_condition(patch: Patch) -> None:
-    """Files may join a batch that is no longer open (the condition that fixes membership)."""
-    _loosen(patch, lambda condition: condition == _OPEN)
+    """Files may join a batch that is no longer open (the condition that fixes membership),
+    with or without headroom."""
+
+    def rewrite(condition: str) -> str | None:
+        if not condition.startswith(_OPEN) or condition == _SEAL:
+            return None
+        return f"(attribute_exists(#always) OR {_OPEN}){condition[len(_OPEN) :]}"
+
+    _rewrite(patch, rewrite)
+
+
+def _headroom_condition(patch: Patch) -> None:
+    """A registration write asking for headroom gets it whenever the batch is open, even at a
+    threshold or before its age timer is sent: no one reads the header, no one decides."""
+
+    def rewrite(condition: str) -> str | None:
+        if not condition.startswith(_OPEN + " AND ") or not any(v in condition for v in _HEADROOM):
+            return None
+        rest = condition[len(_OPEN + " AND ") :]
+        return f"{_OPEN} AND (attribute_exists(#always) OR ({rest}))"
+
+    _rewrite(patch, rewrite)
 
 
 def _seal_condition(patch: Patch) -> None:
     """Anyone may seal a batch, whatever its state, and rotate the prefix away from it."""
-    _loosen(
-        patch,
-        lambda condition: (
-            condition.startswith(_OPEN + " AND #file_count")
-            or condition == "#open_batch_id = :current"
-        ),
-    )
+    _loosen(patch, lambda condition: condition in (_SEAL, "#open_batch_id = :current"))
 
 
 def _target_ledger(patch: Patch) -> None:
@@ -232,6 +273,7 @@ def _no_fence(patch: Patch) -> None:
 BREAKS: dict[str, Callable[[Patch], None]] = {
     "registration-condition": _registration_condition,
     "seal-condition": _seal_condition,
+    "headroom-condition": _headroom_condition,
     "target-ledger": _target_ledger,
     "redact": _redact,
     "debug-sql": _debug_sql,
