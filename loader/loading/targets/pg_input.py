@@ -10,6 +10,7 @@ when `zstandard` is importable), skip header lines, and convert JSON records to 
 from __future__ import annotations
 
 import bz2
+import functools
 import gzip
 import json
 import zlib
@@ -170,16 +171,25 @@ class _Guarded:
     def read(self, size: int = -1) -> bytes:
         from botocore.exceptions import BotoCoreError
 
+        failures: tuple[type[BaseException], ...] = (
+            BotoCoreError,
+            OSError,
+            EOFError,
+            zlib.error,
+            ValueError,
+            *_zstd_errors(),
+        )
         try:
             return self._stream.read(size)
         except LoaderError:
             raise
-        except (BotoCoreError, OSError, EOFError, zlib.error, ValueError, *_zstd_errors()) as exc:
+        except failures as exc:
             if self._network:
                 raise RetryableError(f"reading {self._url} failed: {exc}") from exc
             raise BadInputError(f"cannot decompress: {exc}", file=self._url, line=None) from exc
 
 
+@functools.cache
 def _zstd_errors() -> tuple[type[Exception], ...]:
     """zstandard's ZstdError derives from Exception only; without this a corrupt .zst file
     escaped unclassified (and was retried as if the network had failed)."""
