@@ -35,7 +35,7 @@ def failed_manifest_url(location: ManifestLocation, manifest_url: str | None) ->
 class ManifestEntries:
     """`{"entries": [{"url", "mandatory": true, "meta": {"content_length"}}]}` as bytes, a piece
     per member as the member query returns them (already sorted by key), so a batch is never
-    held whole, neither its members nor the manifest's bytes (loader/parts.py streams them).
+    held whole, neither its members nor the manifest's bytes (manifest_parts.py splits them).
 
     `meta.content_length` is required for Parquet/ORC and harmless elsewhere. Redshift documents
     no limit on a manifest's size or entries (COPY: one JSON object, not compressed nor

@@ -15,8 +15,8 @@ from loader.adapters.s3_store import split_url
 from loader.errors import RetryableError
 from loader.log import logger
 from loader.manifest import ManifestEntries, manifest_key
+from loader.manifest_parts import PART_BYTES, split_parts
 from loader.models import Batch, BatchMember, BatchStatus
-from loader.parts import PART_BYTES, split_parts
 from loader.source_check import Reconciled, settle_chunk, settle_sources
 from loader.sources import chunks
 

@@ -11,7 +11,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from loader.errors import LoaderError, SourcesChangedError, classify_aws_error
 from loader.log import logger
-from loader.parts import check_part_count
+from loader.manifest_parts import check_part_count
 from loader.retry import retrying
 from loader.sources import Current
 
@@ -34,7 +34,7 @@ class S3Store:
         self._s3 = client
 
     def put_manifest(self, bucket: str, key: str, body: bytes | Iterable[bytes]) -> str:
-        """Write a manifest: the whole body, or its parts as they come (loader/parts.py). One
+        """Write a manifest: the whole body, or its parts as they come (manifest_parts.py). One
         part is one PutObject; more are a multipart upload, aborted on any failure, including
         one raised while the next part is produced: the object appears only on completion, so
         a failed write leaves the previous manifest (or none), never half of one."""

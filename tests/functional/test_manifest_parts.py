@@ -14,8 +14,8 @@ import pytest
 from loader.errors import RetryableError
 from loader.events import parse_event
 from loader.manifest import ManifestEntries, build_manifest, manifest_key
+from loader.manifest_parts import split_parts
 from loader.models import BatchMember, BatchStatus
-from loader.parts import split_parts
 from loader.preparation import write_manifest
 from support.aws import BUCKET, MANIFEST_BUCKET, Env, make_config
 from support.events import s3_event, s3_record

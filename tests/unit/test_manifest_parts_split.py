@@ -1,4 +1,4 @@
-"""Splitting a streamed body into S3 multipart parts (loader/parts.py), and the manifest's
+"""Splitting a streamed body into S3 multipart parts (loader/manifest_parts.py), and the manifest's
 pieces (loader/manifest.py) they are made from."""
 
 from __future__ import annotations
@@ -9,8 +9,8 @@ import pytest
 
 from loader.errors import TerminalError
 from loader.manifest import ManifestEntries, build_manifest
+from loader.manifest_parts import MAX_PARTS, check_part_count, split_parts
 from loader.models import BatchMember
-from loader.parts import MAX_PARTS, check_part_count, split_parts
 
 
 def test_parts_are_full_size_but_the_last_and_join_back_to_the_body() -> None:
