@@ -6,7 +6,7 @@ fake Data API) and checks it against a reference model after every step and at t
 Sizes: `LOADER_MODEL_EXAMPLES` examples of `LOADER_MODEL_STEPS` steps (defaults below, times
 `LOADER_TEST_SCALE`). The larger run documented in docs/reliability.md:
 
-    LOADER_MODEL_EXAMPLES=200 LOADER_MODEL_STEPS=50 \\
+    LOADER_MODEL_EXAMPLES=100 LOADER_MODEL_STEPS=40 \\
         .venv/bin/pytest tests/reliability/test_ledger_model.py
 """
 
