@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from e2e.stack import admin
@@ -300,6 +300,33 @@ def after_load(action: str) -> Flow:
     return flow
 
 
+def manifest_upload_fails(account: Account, role: Role) -> None:
+    """A manifest larger than one part whose upload fails part-way (the member query broke) is
+    aborted: no object and no pending upload left in the manifest bucket. moto's 5 MiB minimum
+    part size is lowered so two small parts make a multipart upload."""
+    from unittest import mock
+
+    run = Run(account, role)
+    key = f"manifests/{run.id}/batch.json"
+
+    def parts() -> Iterator[bytes]:
+        yield b"x" * 2048
+        yield b"y" * 2048
+        raise RuntimeError("the member query failed part-way")
+
+    with mock.patch("moto.s3.models.S3_UPLOAD_PART_MIN_SIZE", 1024):
+        try:
+            run.deps.s3.put_manifest(MANIFEST_BUCKET, key, parts())
+        except RuntimeError:
+            pass
+        else:
+            raise AssertionError("the upload did not fail")
+    uploads = account.admin.client("s3").list_multipart_uploads(Bucket=MANIFEST_BUCKET)
+    left = [u["Key"] for u in uploads.get("Uploads", []) if u["Key"] == key]
+    assert not left, f"multipart upload left behind: {left}"
+    assert run.keys(MANIFEST_BUCKET, key) == []
+
+
 def queue_consumer(account: Account, role: Role) -> None:
     """What consuming the notification queue takes (Lambda's event source mapping does it with
     the role; the worker's SqsQueues does it in-process): receive, extend, delete."""
@@ -333,6 +360,7 @@ FLOWS: dict[str, Flow] = {
     "failure-and-reprocess": failure_and_reprocess,
     "fix-and-reprocess": fix_and_reprocess,
     "reconcile": reconcile,
+    "manifest-upload-fails": manifest_upload_fails,
     **{f"after-load-{action}": after_load(action) for action in ("tag", "archive", "delete")},
     "queue-consumer": queue_consumer,
 }

@@ -19,10 +19,6 @@ EXEMPT = {
     "kms:GenerateDataKey": "S3 asks KMS when writing to an SSE-KMS bucket; moto's S3 does not",
     "redshift:GetClusterCredentialsWithIAM": "only for targets without a user; no flow here",
     "redshift-data:CancelStatement": "only when a statement outlives its deadline; no flow here",
-    "s3:AbortMultipartUpload": (
-        "only when a manifest larger than one part fails mid-upload; "
-        "tests/functional/test_manifest_parts.py shows the abort"
-    ),
 }
 
 # Action -> the flow that needs it (the removal test proves each pairing).
@@ -44,6 +40,7 @@ NEEDS = {
     "s3:GetObject": "load-postgres",
     "s3:PutObject": "load-postgres",
     "s3:ListBucket": "reconcile",
+    "s3:AbortMultipartUpload": "manifest-upload-fails",
     "s3:GetObjectTagging": "after-load-tag",
     "s3:PutObjectTagging": "after-load-tag",
     "s3:DeleteObject": "after-load-delete",

@@ -86,6 +86,9 @@ _MOTO_CALL_ACTIONS = {
     # destination only, which s3:PutObject authorises; the source read is Role.check's.
     "s3:HeadObject": {"s3:GetObject"},
     "s3:CopyObject": {"s3:PutObject"},
+    "s3:CreateMultipartUpload": {"s3:PutObject"},
+    "s3:UploadPart": {"s3:PutObject"},
+    "s3:CompleteMultipartUpload": {"s3:PutObject"},
     "s3:ListObjectsV2": {"s3:ListBucket"},
     "s3:ListObjects": {"s3:ListBucket"},
     "s3:GetBucketNotificationConfiguration": {"s3:GetBucketNotification"},
