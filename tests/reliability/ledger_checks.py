@@ -163,11 +163,15 @@ def record_commits(machine: LedgerMachine, before: Observation | None, now: Obse
         if missing and all(model.superseded(u) for u in live):
             # Nothing left to load (every file moved on or was overwritten since): the targets
             # that had not committed it yet are not asked (those that had were checked then).
-            machine.path("batch completed with nothing left to load")
+            earlier = before.batches.get(batch.batch_id) if before else None
+            if earlier is None or earlier.status is not BatchStatus.COMPLETE:
+                machine.path("batch completed with nothing left to load")
         else:
             must(not missing, f"batch {batch.batch_id} complete, not in the ledger of {missing}")
-        for unit in model.live_units(batch.batch_id):
-            unit.state = UnitState.LOADED
+        for unit in live:
+            # A unit overwritten before its load was left out (`file show`: omitted, never
+            # loaded), even where a target had committed the batch before the overwrite.
+            unit.state = UnitState.SUPERSEDED if model.superseded(unit) else UnitState.LOADED
 
 
 def check_ledger(machine: LedgerMachine, now: Observation) -> None:
