@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 from loader.errors import SourcesChangedError
 from loader.log import logger
-from loader.sources import SourcePlan, changed_since, chunks, plan_sources
+from loader.sources import SourcePlan, changed_since, chunks, moved_on, plan_sources
 
 if TYPE_CHECKING:
     from config.models import ReuploadPolicy
@@ -46,6 +46,9 @@ def settle_chunk(
     batch, adopted ones take the current version. Returns the members as they now load."""
     current = deps.s3.current_objects(m.url for m in chunk if m.etag)
     plan: SourcePlan = plan_sources(chunk, current, policy)
+    if plan.adopted:
+        ledger = deps.members.known_files([m.url for m, _ in plan.adopted])
+        plan = moved_on(plan, {url: r.batch_id for url, r in ledger.items()}, batch_id)
     if plan.superseded:
         urls = [m.url for m in plan.superseded]
         deps.members.omit_members(batch_id, urls, now=now, owner=owner)

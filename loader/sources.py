@@ -76,6 +76,22 @@ def plan_sources(
     return plan
 
 
+def moved_on(plan: SourcePlan, ledger_batch: Mapping[str, str | None], batch_id: str) -> SourcePlan:
+    """Members the ledger no longer assigns to this batch (`ledger_batch`: url -> the batch the
+    ledger names, None when it has no record) are never adopted, whatever the policy is now: a
+    re-upload moved them to a later batch (`reload`, perhaps before the policy became `ignore`),
+    which loads the file; adopting the new version here would load it twice. They leave."""
+    keep: list[tuple[BatchMember, Current]] = []
+    leave: list[tuple[BatchMember, Current]] = []
+    for member, now in plan.adopted:
+        (keep if ledger_batch.get(member.url) == batch_id else leave).append((member, now))
+    if not leave:
+        return plan
+    return SourcePlan(
+        superseded=plan.superseded + [m for m, _ in leave], adopted=keep, gone=plan.gone
+    )
+
+
 def changed_since(
     expected: Mapping[str, str | None], current: Mapping[str, Current | None]
 ) -> list[str]:

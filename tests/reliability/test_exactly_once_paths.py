@@ -394,3 +394,39 @@ def test_path7_a_batch_whose_every_file_was_overwritten_completes_without_loadin
 
     [done] = env.batches(BatchStatus.COMPLETE)
     assert done.file_count == 0 and loader.loaded.get(done.batch_id) is None
+
+
+def test_path7_a_file_moved_on_under_reload_is_not_adopted_after_the_policy_becomes_ignore(
+    env: Env, loader: RecordingLoader
+) -> None:
+    # Found by the model-based ledger test (larger run, 8 December 2026).
+    # GIVEN a batch whose load failed transiently (a retry is scheduled), policy reload
+    env.put_config(make_config(thresholds={"max_files": 2}, reupload=ReuploadPolicy.RELOAD))
+    loader.fail_with = "retryable"
+    deliver(
+        env,
+        loader,
+        upload("events/a.csv", put(env, "events/a.csv", b"1\n"), "0001"),
+        upload("events/b.csv", put(env, "events/b.csv", b"2\n"), "0002"),
+    )
+    # AND a.csv re-uploaded meanwhile: the ledger moves it to the next batch, which loads it
+    deliver(env, loader, upload("events/a.csv", put(env, "events/a.csv", b"11\n"), "0003"))
+    assert env.deps.batches.get_file(URL).batch_id != loader_batch_of_b(env)
+
+    # WHEN the policy becomes ignore, the first batch is retried, and the next batch fills up
+    env.put_config(make_config(thresholds={"max_files": 2}, reupload=ReuploadPolicy.IGNORE))
+    loader.fail_with = None
+    env.clock.advance(3600)
+    sweep(env, loader)
+    deliver(env, loader, upload("events/c.csv", put(env, "events/c.csv", b"3\n"), "0004"))
+
+    # THEN a.csv loaded once, with the batch the ledger assigns it to: the retried batch left
+    # it out (adopting its new version there would have loaded it twice)
+    assert loader.loaded_count()[URL] == 1
+    assert len(env.batches(BatchStatus.COMPLETE)) == 2
+    record = env.deps.batches.get_file(URL)
+    assert URL in loader.loaded[record.batch_id]
+
+
+def loader_batch_of_b(env: Env) -> str:
+    return env.deps.batches.get_file(f"s3://{BUCKET}/events/b.csv").batch_id

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from config.models import ReuploadPolicy
 from loader.models import BatchMember
-from loader.sources import Current, changed_since, chunks, plan_sources, same_etag
+from loader.sources import Current, changed_since, chunks, moved_on, plan_sources, same_etag
 
 
 def member(name: str, etag: str | None = "e1", size: int = 10) -> BatchMember:
@@ -30,6 +30,18 @@ def test_under_ignore_an_overwritten_file_is_adopted_as_it_is_now() -> None:
     a = member("a")
     plan = plan_sources([a], {a.url: Current("e2", 12)}, ReuploadPolicy.IGNORE)
     assert plan.adopted == [(a, Current("e2", 12))] and plan.superseded == []
+
+
+def test_a_file_the_ledger_moved_to_another_batch_is_left_out_never_adopted() -> None:
+    a, b, c = member("a"), member("b"), member("c")
+    current = {m.url: Current("e2", 12) for m in (a, b, c)}
+    plan = plan_sources([a, b, c], current, ReuploadPolicy.IGNORE)
+
+    # a: still this batch's; b: moved on to a later batch; c: no ledger record any more
+    plan = moved_on(plan, {a.url: "B1", b.url: "B2"}, "B1")
+
+    assert plan.adopted == [(a, Current("e2", 12))]
+    assert plan.superseded == [b, c]
 
 
 def test_a_deleted_file_stays_in_its_batch_and_a_file_without_etag_is_not_compared() -> None:
