@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from loader.adapters import conditions as when
 from loader.adapters.batch_reads import BatchReads
-from loader.adapters.batch_store import update_params
+from loader.adapters.batch_store import update_item, update_params
 from loader.adapters.codec import names, values
 from loader.adapters.dynamo import lost_condition
 from loader.adapters.file_ledger import FILES_PER_TRANSACTION
@@ -167,14 +167,14 @@ class BatchMembers(BatchReads):
         attr_names: dict[str, str],
         attr_values: dict[str, Any],
     ) -> dict[str, Any]:
-        return {
-            "Update": {
-                "TableName": self._tables.files,
-                "Key": ledger_key(url),
-                "UpdateExpression": expression,
-                **update_params(when.ledger_still_in(batch_id), attr_names, attr_values),
-            }
-        }
+        return update_item(
+            self._tables.files,
+            ledger_key(url),
+            expression,
+            when.ledger_still_in(batch_id),
+            attr_names,
+            attr_values,
+        )
 
     def _header_change(
         self,
@@ -184,15 +184,15 @@ class BatchMembers(BatchReads):
         attr_names: dict[str, str],
         attr_values: dict[str, Any],
     ) -> dict[str, Any]:
-        return {
-            "Update": {
-                "TableName": self._tables.batches,
-                "Key": header_key(batch_id),
-                "UpdateExpression": expression,
-                **update_params(condition, attr_names, attr_values),
-                "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
-            }
-        }
+        return update_item(
+            self._tables.batches,
+            header_key(batch_id),
+            expression,
+            condition,
+            attr_names,
+            attr_values,
+            old_on_failure=True,
+        )
 
 
 def _membership_condition(owner: str | None) -> Condition:

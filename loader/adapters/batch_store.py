@@ -279,15 +279,15 @@ class BatchStore(BatchReads):
         attr_values: dict[str, Any],
     ) -> dict[str, Any]:
         """The header's update as a transaction item, returning the old header if it loses."""
-        return {
-            "Update": {
-                "TableName": self._tables.batches,
-                "Key": header_key(batch_id),
-                "UpdateExpression": expression,
-                **update_params(condition, attr_names, attr_values),
-                "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
-            }
-        }
+        return update_item(
+            self._tables.batches,
+            header_key(batch_id),
+            expression,
+            condition,
+            attr_names,
+            attr_values,
+            old_on_failure=True,
+        )
 
     def _update(
         self,
@@ -314,6 +314,29 @@ class BatchStore(BatchReads):
                 old = header
             raise lost_condition(lost, batch_id, f"condition failed ({condition.expression})", old)
         return batch_from_item(done)
+
+
+def update_item(
+    table: str,
+    key: dict[str, Any],
+    expression: str,
+    condition: Condition,
+    attr_names: dict[str, str],
+    attr_values: dict[str, Any],
+    *,
+    old_on_failure: bool = False,
+) -> dict[str, Any]:
+    """A conditional update as a transaction item; `old_on_failure`: a lost condition returns
+    the item as it was (to tell why, without a read)."""
+    update = {
+        "TableName": table,
+        "Key": key,
+        "UpdateExpression": expression,
+        **update_params(condition, attr_names, attr_values),
+    }
+    if old_on_failure:
+        update["ReturnValuesOnConditionCheckFailure"] = "ALL_OLD"
+    return {"Update": update}
 
 
 def update_params(

@@ -16,7 +16,7 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 from loader.adapters import conditions as when
-from loader.adapters.batch_store import update_params
+from loader.adapters.batch_store import update_item, update_params
 from loader.adapters.codec import names, values
 from loader.adapters.dynamo import ConditionLost, Dynamo
 from loader.adapters.items import (
@@ -319,11 +319,6 @@ class FileLedger:
         attr_names: dict[str, str],
         attr_values: dict[str, Any],
     ) -> dict[str, Any]:
-        return {
-            "Update": {
-                "TableName": self._tables.files,
-                "Key": ledger_key(url),
-                "UpdateExpression": expression,
-                **update_params(condition, attr_names, attr_values),
-            }
-        }
+        return update_item(
+            self._tables.files, ledger_key(url), expression, condition, attr_names, attr_values
+        )
