@@ -8,14 +8,12 @@ the stand-in) and `postgres` (psycopg2 straight to PostgreSQL, which takes no Pa
 from __future__ import annotations
 
 import io
-import threading
-import time
 import uuid
 
-import psycopg2
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from e2e.lock_race import deliver_behind_a_lock
 from e2e.stack import Stack
 
 from loader.models import BatchStatus
@@ -147,34 +145,14 @@ def test_two_loads_racing_to_create_the_table_make_it_once_and_both_load(
     }
     # AND a transaction that is creating the table right now, so both loaders' CREATE TABLE IF
     # NOT EXISTS must wait on it (neither can see its uncommitted table)
-    blocker = psycopg2.connect(stack.postgres.dsn)
-    blocker.cursor().execute(f"CREATE TABLE {table} (id int)")
-    errors: list[BaseException] = []
-
-    def load(folder: str) -> None:
-        try:
-            stack.deliver(records[folder])
-        except BaseException as exc:
-            errors.append(exc)
-
-    threads = [threading.Thread(target=load, args=(f,)) for f in ("a", "b")]
-    for thread in threads:
-        thread.start()
-    try:
-        waiting = 0
-        while waiting < 2 and all(t.is_alive() for t in threads):
-            time.sleep(0.05)  # polling for a state, not timing anything
-            [(waiting,)] = stack.sql(
-                "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
-                "AND query LIKE 'CREATE TABLE IF NOT EXISTS%%'"
-            )
-        assert waiting == 2, "both loaders should be waiting to create the table"
-    finally:
-        # WHEN that transaction gives up: the loaders race, one creates, the other finds it made
-        blocker.rollback()
-        blocker.close()
-    for thread in threads:
-        thread.join()
+    # WHEN that transaction gives up: the loaders race, one creates, the other finds it made
+    errors = deliver_behind_a_lock(
+        stack,
+        [records["a"], records["b"]],
+        holding=f"CREATE TABLE {table} (id int)",
+        waiting_on="CREATE TABLE IF NOT EXISTS",
+        release="rollback",
+    )
 
     # THEN one table, and both batches loaded into it
     assert errors == []

@@ -12,14 +12,12 @@ from __future__ import annotations
 
 import io
 import json
-import threading
-import time
 from typing import Any
 
-import psycopg2
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from e2e.lock_race import deliver_behind_a_lock
 from e2e.stack import Stack
 from pyarrow import orc
 
@@ -197,34 +195,14 @@ def test_two_loads_adding_the_same_column_at_once_both_load(stack: Stack, kind: 
         for n, folder in ((1, "a"), (2, "b"))
     }
     # AND a transaction adding that column right now, so both loaders' ALTERs wait on its lock
-    blocker = psycopg2.connect(stack.postgres.dsn)
-    blocker.cursor().execute(f"ALTER TABLE {table} ADD COLUMN amount numeric(38,1)")
-    errors: list[BaseException] = []
-
-    def load(folder: str) -> None:
-        try:
-            stack.deliver(records[folder])
-        except BaseException as exc:
-            errors.append(exc)
-
-    threads = [threading.Thread(target=load, args=(f,)) for f in ("a", "b")]
-    for thread in threads:
-        thread.start()
-    try:
-        waiting = 0
-        while waiting < 2 and all(t.is_alive() for t in threads):
-            time.sleep(0.05)  # polling for a state, not timing anything
-            [(waiting,)] = stack.sql(
-                "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
-                "AND query LIKE 'ALTER TABLE%%'"
-            )
-        assert waiting == 2, "both loaders should be waiting to add the column"
-    finally:
-        # WHEN that transaction commits: both loaders' ALTERs now find the column there
-        blocker.commit()
-        blocker.close()
-    for thread in threads:
-        thread.join()
+    # WHEN that transaction commits: both loaders' ALTERs now find the column there
+    errors = deliver_behind_a_lock(
+        stack,
+        [records["a"], records["b"]],
+        holding=f"ALTER TABLE {table} ADD COLUMN amount numeric(38,1)",
+        waiting_on="ALTER TABLE",
+        release="commit",
+    )
 
     # THEN both retried without adding it again, and both batches loaded
     assert errors == []
